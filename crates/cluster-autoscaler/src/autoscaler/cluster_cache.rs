@@ -1,0 +1,234 @@
+//! The simulated cluster kept across loops and updated from each snapshot by what changed.
+//!
+//! Building a `ClusterState` of 30,000 pods costs more than the whole scale-up decision, and
+//! from one loop to the next few pods change. The adapters hand out the same `Arc` for an
+//! object that did not change (the Kubernetes adapter caches conversions per resourceVersion,
+//! the simulator keeps its records), so a pointer comparison finds what to redo; equal
+//! contents behind a new pointer are kept as well.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use tidal_core::scheduling::{ClusterState, NodeId, PodId};
+
+use crate::ports::{ClusterNode, ClusterPod, ClusterSnapshot};
+
+#[derive(Debug)]
+struct CachedNode {
+    node: Arc<ClusterNode>,
+    id: NodeId,
+}
+
+#[derive(Debug)]
+struct CachedPod {
+    pod: Arc<ClusterPod>,
+    id: PodId,
+    seen: u64,
+}
+
+/// Schedulable nodes (not cordoned, not excluded) and their bound, unfinished pods, as in
+/// [`super::cluster_state`], maintained incrementally.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterCache {
+    state: ClusterState,
+    nodes: HashMap<String, CachedNode>,
+    /// Pods by namespace, then name.
+    pods: HashMap<String, HashMap<String, CachedPod>>,
+    generation: u64,
+}
+
+impl ClusterCache {
+    /// Brings the state up to `snapshot` (minus `exclude`d nodes) and returns it.
+    pub(crate) fn sync(
+        &mut self,
+        snapshot: &ClusterSnapshot,
+        exclude: &BTreeSet<&str>,
+    ) -> &mut ClusterState {
+        self.generation += 1;
+        self.sync_nodes(snapshot, exclude);
+        self.sync_pods(snapshot);
+        &mut self.state
+    }
+
+    fn sync_nodes(&mut self, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
+        let mut wanted: HashMap<&str, &Arc<ClusterNode>> = HashMap::new();
+        for n in &snapshot.nodes {
+            if !n.unschedulable && !exclude.contains(n.name.as_str()) {
+                wanted.entry(n.name.as_str()).or_insert(n);
+            }
+        }
+        let mut gone: HashSet<String> = HashSet::new();
+        for (name, cached) in &mut self.nodes {
+            match wanted.get(name.as_str()) {
+                Some(n) if Arc::ptr_eq(n, &cached.node) => {}
+                Some(n) if n.spec == cached.node.spec => cached.node = Arc::clone(n),
+                _ => {
+                    gone.insert(name.clone());
+                }
+            }
+        }
+        for name in &gone {
+            if let Some(cached) = self.nodes.remove(name) {
+                // Removing the node unbinds its pods; forget them below.
+                let _ = self.state.remove_node(cached.id);
+            }
+        }
+        if !gone.is_empty() {
+            for pods in self.pods.values_mut() {
+                pods.retain(|_, p| !p.pod.node_name.as_ref().is_some_and(|n| gone.contains(n)));
+            }
+        }
+        for (name, n) in wanted {
+            if !self.nodes.contains_key(name)
+                && let Ok(id) = self.state.add_node(n.spec.clone())
+            {
+                self.nodes.insert(
+                    name.to_owned(),
+                    CachedNode {
+                        node: Arc::clone(n),
+                        id,
+                    },
+                );
+            }
+        }
+    }
+
+    fn sync_pods(&mut self, snapshot: &ClusterSnapshot) {
+        let generation = self.generation;
+        let Self {
+            state, nodes, pods, ..
+        } = self;
+        for p in &snapshot.pods {
+            if p.phase.is_terminal() {
+                continue;
+            }
+            let Some(node) = p
+                .node_name
+                .as_deref()
+                .and_then(|n| nodes.get(n))
+                .map(|c| c.id)
+            else {
+                continue;
+            };
+            if !pods.contains_key(&p.namespace) {
+                pods.insert(p.namespace.clone(), HashMap::new());
+            }
+            let Some(namespace) = pods.get_mut(&p.namespace) else {
+                continue;
+            };
+            update_pod(state, namespace, p, node, generation);
+        }
+        for namespace in pods.values_mut() {
+            namespace.retain(|_, c| {
+                let keep = c.seen == generation;
+                if !keep {
+                    let _ = state.remove_pod(c.id);
+                }
+                keep
+            });
+        }
+        pods.retain(|_, namespace| !namespace.is_empty());
+    }
+}
+
+/// Keeps, rebinds or adds one pod of the snapshot.
+fn update_pod(
+    state: &mut ClusterState,
+    namespace: &mut HashMap<String, CachedPod>,
+    p: &Arc<ClusterPod>,
+    node: NodeId,
+    generation: u64,
+) {
+    match namespace.get_mut(&p.name) {
+        Some(c) if c.seen != generation && same_binding(&c.pod, p) => {
+            c.seen = generation;
+            c.pod = Arc::clone(p);
+        }
+        Some(c) => {
+            let _ = state.remove_pod(c.id);
+            match state.place(Arc::new(p.spec.clone()), node) {
+                Ok(id) => {
+                    *c = CachedPod {
+                        pod: Arc::clone(p),
+                        id,
+                        seen: generation,
+                    }
+                }
+                Err(_) => {
+                    namespace.remove(&p.name);
+                }
+            }
+        }
+        None => {
+            if let Ok(id) = state.place(Arc::new(p.spec.clone()), node) {
+                namespace.insert(
+                    p.name.clone(),
+                    CachedPod {
+                        pod: Arc::clone(p),
+                        id,
+                        seen: generation,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Same pod on the same node with the same requirements (the pointer check is the fast path).
+fn same_binding(cached: &Arc<ClusterPod>, now: &Arc<ClusterPod>) -> bool {
+    Arc::ptr_eq(cached, now) || (cached.node_name == now.node_name && cached.spec == now.spec)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::autoscaler::cluster_state;
+    use crate::testing::{bound_pod, node};
+
+    /// The same nodes with the same pods' summed requests as a state built from scratch.
+    fn assert_same(cache: &mut ClusterCache, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
+        let fresh = cluster_state(snapshot, exclude);
+        let state = cache.sync(snapshot, exclude);
+        assert_eq!(state.node_count(), fresh.node_count());
+        assert_eq!(state.pod_count(), fresh.pod_count());
+        for (id, n) in fresh.nodes() {
+            let other = state.node_id(&n.name).expect("node kept");
+            assert_eq!(state.used(other), fresh.used(id), "{}", n.name);
+            assert_eq!(state.node(other), Some(n));
+        }
+    }
+
+    #[test]
+    fn follows_added_changed_moved_and_removed_objects() {
+        let mut snap = ClusterSnapshot {
+            nodes: vec![
+                node("a", "i-a", "z", 4000, 8),
+                node("b", "i-b", "z", 4000, 8),
+            ],
+            pods: vec![bound_pod("p1", "a", 500, 1), bound_pod("p2", "b", 700, 1)],
+            ..ClusterSnapshot::default()
+        };
+        let mut cache = ClusterCache::default();
+        let none = BTreeSet::new();
+        assert_same(&mut cache, &snap, &none);
+        // A new pod, a moved pod, a changed request, a new node.
+        snap.pods.push(bound_pod("p3", "a", 300, 1));
+        snap.pods[1] = bound_pod("p2", "a", 700, 1);
+        snap.pods[0] = bound_pod("p1", "a", 900, 1);
+        snap.nodes.push(node("c", "i-c", "z", 2000, 4));
+        assert_same(&mut cache, &snap, &none);
+        // A node goes away with its pods; another is cordoned; one excluded.
+        snap.nodes.retain(|n| n.name != "a");
+        Arc::make_mut(&mut snap.nodes[0]).unschedulable = true;
+        snap.pods.push(bound_pod("p4", "c", 100, 1));
+        assert_same(&mut cache, &snap, &none);
+        let exclude: BTreeSet<&str> = ["c"].into_iter().collect();
+        assert_same(&mut cache, &snap, &exclude);
+        // Finished pods leave.
+        Arc::make_mut(&mut snap.nodes[0]).unschedulable = false;
+        Arc::make_mut(&mut snap.pods[3]).phase = crate::ports::PodPhase::Succeeded;
+        assert_same(&mut cache, &snap, &none);
+    }
+}

@@ -1,0 +1,345 @@
+use super::*;
+use crate::outcome::{ScaleDownSkip, ScaleDownStep};
+use crate::ports::{ClusterPod, EventReason};
+use crate::testing::{CloudCall, ClusterCall, bound_pod, instance};
+
+const POOL: &str = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
+
+/// A world with one group of `n` nodes (4 CPUs, 16 GiB each): `node-0` … `node-{n-1}`.
+fn cluster_of(n: u32, min: u32, config: AutoscalerConfig) -> World {
+    let mut g = group_with("default", ZONE_A, min, 30);
+    g.desired = n;
+    g.instances = (0..n).map(|i| instance(&format!("i-{i}"), at(0))).collect();
+    let w = World::new(POOL, vec![g], config);
+    w.cluster.update(|s| {
+        for i in 0..n {
+            s.nodes.push(node(
+                &format!("node-{i}"),
+                &format!("i-{i}"),
+                ZONE_A,
+                4000,
+                16,
+            ));
+        }
+    });
+    w
+}
+
+/// Binds a pod to a node, adjusted by `f`.
+fn bind(w: &World, name: &str, node: &str, cpu_millis: i64, f: impl FnOnce(&mut ClusterPod)) {
+    let mut pod = (*bound_pod(name, node, cpu_millis, 1)).clone();
+    f(&mut pod);
+    w.cluster.update(|s| s.pods.push(arc(pod)));
+}
+
+/// node-0 and node-1 busy (3 CPUs of 4), node-2 light (1 CPU, movable).
+fn busy_and_light(config: AutoscalerConfig) -> World {
+    let w = cluster_of(3, 0, config);
+    bind(&w, "a", "node-0", 2500, |_| {});
+    bind(&w, "b", "node-1", 2500, |_| {});
+    bind(&w, "light", "node-2", 1000, |_| {});
+    w
+}
+
+#[test]
+fn unneeded_node_is_removed_only_after_the_unneeded_time_then_terminated_when_drained() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    let first = w.run(at(0));
+    assert_eq!(first.unneeded_nodes, 1);
+    assert!(first.scale_downs.is_empty());
+    assert!(w.run(at(9)).scale_downs.is_empty());
+    let out = w.run(at(10));
+    assert_eq!(out.scale_downs.len(), 1);
+    let sd = &out.scale_downs[0];
+    assert_eq!((sd.node.as_str(), sd.empty), ("node-2", false));
+    assert_eq!(sd.step, ScaleDownStep::Draining { evicted: 1 });
+    assert_eq!(
+        w.cluster.calls(),
+        [
+            ClusterCall::Mark("node-2".into()),
+            ClusterCall::Evict("default".into(), "light".into())
+        ]
+    );
+    assert!(
+        w.cloud.calls().is_empty(),
+        "not terminated while pods are on it"
+    );
+    // The pod left the node (evicted and rescheduled): the next loop terminates the instance.
+    w.cluster.update(|s| {
+        s.pods.retain(|p| p.name != "light");
+        if let Some(n) = s.nodes.iter_mut().find(|n| n.name == "node-2") {
+            Arc::make_mut(n).unschedulable = true;
+        }
+    });
+    let next = w.run(at(11));
+    assert_eq!(next.scale_downs[0].step, ScaleDownStep::Terminated);
+    assert_eq!(
+        w.cloud.calls(),
+        [CloudCall::Terminate(
+            NodeGroupId::new("default", ZONE_A),
+            "i-2".into()
+        )]
+    );
+    assert_eq!(w.desired("default", ZONE_A), 2);
+    assert!(
+        w.cluster
+            .events()
+            .iter()
+            .any(|e| e.reason == EventReason::ScaleDown)
+    );
+}
+
+#[test]
+fn a_node_that_gets_busy_restarts_its_timer() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    bind(&w, "more", "node-2", 2000, |_| {});
+    assert_eq!(w.run(at(5)).unneeded_nodes, 0);
+    w.cluster.update(|s| s.pods.retain(|p| p.name != "more"));
+    w.run(at(6));
+    assert!(
+        w.run(at(15)).scale_downs.is_empty(),
+        "unneeded since minute 6 only"
+    );
+    assert_eq!(w.run(at(16)).scale_downs.len(), 1);
+}
+
+#[test]
+fn empty_nodes_go_first_and_are_terminated_at_once() {
+    let mut w = cluster_of(3, 0, AutoscalerConfig::default());
+    bind(&w, "a", "node-0", 3000, |_| {});
+    bind(&w, "light", "node-1", 500, |_| {});
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert_eq!(out.scale_downs[0].node, "node-2");
+    assert!(out.scale_downs[0].empty);
+    assert_eq!(out.scale_downs[0].step, ScaleDownStep::Terminated);
+    assert_eq!(out.scale_downs.len(), 2);
+}
+
+#[test]
+fn never_below_the_group_minimum() {
+    let mut w = cluster_of(3, 2, AutoscalerConfig::default());
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert_eq!(out.unneeded_nodes, 3);
+    assert_eq!(out.scale_downs.len(), 1, "3 nodes, min 2");
+}
+
+#[test]
+fn removals_at_once_are_limited() {
+    let config = AutoscalerConfig {
+        max_scale_down_parallelism: 2,
+        ..AutoscalerConfig::default()
+    };
+    let mut w = cluster_of(6, 0, config);
+    bind(&w, "x", "node-0", 100, |p| p.controller_kind = None);
+    for i in 1..6 {
+        bind(&w, &format!("p{i}"), &format!("node-{i}"), 100, |_| {});
+    }
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert_eq!(out.scale_downs.len(), 2);
+    // Nodes still draining count against the limit in the next loop: nothing new starts.
+    let next = w.run(at(11));
+    let nodes: Vec<&str> = next.scale_downs.iter().map(|s| s.node.as_str()).collect();
+    assert_eq!(nodes, ["node-1", "node-2"]);
+    assert!(
+        next.scale_downs
+            .iter()
+            .all(|s| matches!(s.step, ScaleDownStep::Draining { .. }))
+    );
+}
+
+fn blocked(f: impl FnOnce(&mut ClusterPod)) -> usize {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.cluster.update(|s| {
+        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        f(Arc::make_mut(pod));
+    });
+    w.run(at(0));
+    w.run(at(10)).scale_downs.len()
+}
+
+#[test]
+fn safe_to_evict_false_blocks() {
+    assert_eq!(blocked(|p| p.safe_to_evict = Some(false)), 0);
+}
+
+#[test]
+fn local_storage_blocks_unless_safe_to_evict() {
+    assert_eq!(blocked(|p| p.has_local_storage = true), 0);
+    assert_eq!(
+        blocked(|p| {
+            p.has_local_storage = true;
+            p.safe_to_evict = Some(true);
+        }),
+        1
+    );
+}
+
+#[test]
+fn bare_pods_block() {
+    assert_eq!(blocked(|p| p.controller_kind = None), 0);
+}
+
+#[test]
+fn kube_system_pods_block_without_a_budget() {
+    let kube_system = |p: &mut ClusterPod| {
+        p.namespace = "kube-system".into();
+        p.spec.namespace = "kube-system".into();
+        p.spec.labels.insert("app".into(), "dns".into());
+    };
+    assert_eq!(blocked(kube_system), 0);
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.cluster.update(|s| {
+        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        kube_system(Arc::make_mut(pod));
+        s.pdbs.push(crate::testing::pdb("kube-system", "dns", 1));
+    });
+    w.run(at(0));
+    assert_eq!(w.run(at(10)).scale_downs.len(), 1);
+}
+
+#[test]
+fn disruption_budgets_block_when_exhausted() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.cluster.update(|s| {
+        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        Arc::make_mut(pod)
+            .spec
+            .labels
+            .insert("app".into(), "web".into());
+        s.pdbs.push(crate::testing::pdb("default", "web", 0));
+    });
+    w.run(at(0));
+    assert_eq!(w.run(at(10)).scale_downs.len(), 0);
+}
+
+#[test]
+fn daemonset_pods_are_not_moved() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    bind(&w, "agent", "node-2", 100, |p| {
+        p.controller_kind = Some("DaemonSet".into())
+    });
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert_eq!(out.scale_downs.len(), 1);
+    assert!(
+        !w.cluster
+            .calls()
+            .contains(&ClusterCall::Evict("default".into(), "agent".into()))
+    );
+}
+
+#[test]
+fn pods_that_fit_nowhere_keep_their_node() {
+    let mut w = cluster_of(2, 0, AutoscalerConfig::default());
+    bind(&w, "a", "node-0", 3500, |_| {});
+    bind(&w, "b", "node-1", 1500, |_| {});
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert_eq!(out.unneeded_nodes, 0);
+    assert!(out.scale_downs.is_empty());
+}
+
+#[test]
+fn refused_eviction_abandons_the_removal() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.cluster
+        .blocked_evictions
+        .lock()
+        .unwrap()
+        .insert("default/light".into());
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert!(matches!(out.scale_downs[0].step, ScaleDownStep::Aborted(_)));
+    assert!(
+        w.cluster
+            .calls()
+            .contains(&ClusterCall::Unmark("node-2".into()))
+    );
+    assert!(
+        w.cluster
+            .events()
+            .iter()
+            .any(|e| e.reason == EventReason::ScaleDownFailed)
+    );
+    assert!(w.cloud.calls().is_empty());
+}
+
+#[test]
+fn stale_snapshot_skips_scale_down_and_resets_timers() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    w.cluster.update(|s| s.taken_at = at(9));
+    let out = w.run_as_is(at(10));
+    assert!(matches!(
+        out.scale_down_skipped,
+        Some(ScaleDownSkip::StaleSnapshot { .. })
+    ));
+    assert!(out.scale_downs.is_empty());
+    assert!(w.cluster.calls().is_empty());
+    assert!(
+        w.run(at(11)).scale_downs.is_empty(),
+        "timer restarted at minute 11"
+    );
+}
+
+#[test]
+fn a_failed_port_call_skips_scale_down() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    w.cloud.fail("scale_up_failures");
+    let out = w.run(at(10));
+    assert_eq!(out.scale_down_skipped, Some(ScaleDownSkip::PortError));
+    assert!(out.scale_downs.is_empty());
+    assert!(w.cluster.calls().is_empty());
+    w.cloud.heal("scale_up_failures");
+    assert_eq!(w.run(at(11)).scale_downs.len(), 1, "timer kept running");
+}
+
+#[test]
+fn no_scale_down_in_a_loop_with_a_scale_up() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    add_pending(&w, vec![spec("big", 3500, 1)], at(10));
+    let out = w.run(at(10));
+    assert_eq!(out.scale_ups.len(), 1);
+    assert_eq!(out.scale_down_skipped, Some(ScaleDownSkip::RecentScaleUp));
+    assert!(out.scale_downs.is_empty());
+}
+
+#[test]
+fn per_pool_threshold_override_applies() {
+    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n  scale_down_utilization_threshold: 0.2\n";
+    let mut g = group_with("default", ZONE_A, 0, 30);
+    g.desired = 2;
+    g.instances = vec![instance("i-0", at(0)), instance("i-1", at(0))];
+    let mut w = World::new(yaml, vec![g], AutoscalerConfig::default());
+    w.cluster.update(|s| {
+        s.nodes.push(node("node-0", "i-0", ZONE_A, 4000, 16));
+        s.nodes.push(node("node-1", "i-1", ZONE_A, 4000, 16));
+    });
+    bind(&w, "a", "node-0", 1000, |_| {});
+    bind(&w, "b", "node-1", 1000, |_| {});
+    assert_eq!(
+        w.run(at(0)).unneeded_nodes,
+        0,
+        "25 % is above the pool's 20 %"
+    );
+}
+
+#[test]
+fn a_loop_that_cannot_read_the_cluster_restarts_the_timers() {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    w.cluster.fail("snapshot");
+    let err = futures::executor::block_on(w.autoscaler.run_once(&w.cloud, &w.cluster, at(5)))
+        .unwrap_err();
+    assert_eq!(err.label(), "cluster");
+    w.cluster.failing.lock().unwrap().clear();
+    assert!(w.run(at(10)).scale_downs.is_empty());
+    assert!(w.run(at(19)).scale_downs.is_empty());
+    assert_eq!(w.run(at(20)).scale_downs.len(), 1);
+}

@@ -1,0 +1,399 @@
+//! `tidal cluster-autoscaler`: flags, start-up order and wiring.
+//!
+//! Start-up order matters: the node-pool file and every flag are validated first, so a bad file
+//! stops the process with file, line and field before any Kubernetes or AWS call. Then the
+//! clients, the reflectors, the admin server (`/metrics`, `/healthz`, `/readyz`), leader
+//! election, and the loop.
+//!
+//! Node limit: the cluster CIDR is split into one block of `--node-cidr-mask-size` per node, so
+//! the defaults 10.0.0.0/16 and /24 allow 256 nodes with 110 pods each (SPEC §3). Pass the
+//! cluster's real values; `--cluster-cidr none` removes the limit (e.g. the AWS VPC CNI, where
+//! pods take VPC addresses instead of a per-node block).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use prometheus_client::registry::Registry;
+use tidal_core::instance::{max_pods_for_node_cidr, node_limit_for_cluster_cidr};
+use tidal_runtime::aws::AwsArgs;
+use tidal_runtime::{LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
+use tracing::info;
+
+use crate::autoscaler::Autoscaler;
+use crate::aws::AwsCloudProvider;
+use crate::config::AutoscalerConfig;
+use crate::controller::{Controller, DryRun, WatchedCluster};
+use crate::kube::{CONTROLLER_NAME, KubeCluster, STATUS_CONFIGMAP, StatusLocation};
+use crate::metrics::Metrics;
+use crate::node_pool::NodePools;
+use crate::ports::CloudProvider;
+
+/// Flags of `tidal cluster-autoscaler`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(about = "Node-pool-aware cluster autoscaler on AWS Auto Scaling Groups")]
+pub struct Args {
+    /// Node-pool YAML file (SPEC §3).
+    #[arg(long, env = "TIDAL_NODE_POOLS")]
+    pub node_pools: PathBuf,
+    /// Cluster name: ASGs tagged `k8s.io/cluster-autoscaler/<name>` belong to this cluster.
+    #[arg(long, env = "TIDAL_CLUSTER_NAME")]
+    pub cluster_name: String,
+    /// AWS region and endpoint.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Time between loops.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub scan_interval: Duration,
+    /// Decide and log, but change nothing in AWS or Kubernetes.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Port of the admin server (`/metrics`, `/healthz`, `/readyz`).
+    #[arg(long, default_value_t = 8085)]
+    pub admin_port: u16,
+    /// A node is unneeded below this max(cpu, memory) request ratio.
+    #[arg(long, default_value_t = 0.5)]
+    pub scale_down_utilization_threshold: f64,
+    /// How long a node must stay unneeded before it is removed.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub scale_down_unneeded_time: Duration,
+    /// Requested nodes that have not registered after this are a failed scale-up.
+    #[arg(long, default_value = "7m", value_parser = humantime::parse_duration)]
+    pub max_node_provision_time: Duration,
+    /// Most nodes being removed at once.
+    #[arg(long, default_value_t = 10)]
+    pub max_scale_down_parallelism: u32,
+    /// Cluster pod CIDR (`a.b.c.d/len`), or `none` for no node limit.
+    #[arg(long, default_value = "10.0.0.0/16")]
+    pub cluster_cidr: String,
+    /// Prefix length of each node's pod CIDR block.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// Namespace of the leader-election Lease and of the status ConfigMap.
+    #[arg(long, default_value = "kube-system")]
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "tidal-cluster-autoscaler")]
+    pub lease_name: String,
+    /// Act without leader election (a single replica only).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// This replica's identity for the Lease and Events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+}
+
+/// Invalid flags (the node-pool file has its own error, which names file, line and field).
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// `--cluster-cidr` is not `a.b.c.d/len` or `none`.
+    #[error("--cluster-cidr {0:?}: expected an IPv4 CIDR such as 10.0.0.0/16, or none")]
+    ClusterCidr(String),
+    /// The CIDR sizes do not give a usable node limit or pods per node.
+    #[error("--cluster-cidr/--node-cidr-mask-size: {0}")]
+    Cidr(#[from] tidal_core::instance::CidrError),
+    /// `--cluster-name` is empty.
+    #[error("--cluster-name must not be empty")]
+    EmptyClusterName,
+}
+
+/// The prefix length of an IPv4 CIDR, `None` for `none`.
+fn cluster_prefix(cidr: &str) -> Result<Option<u8>, ArgsError> {
+    if cidr.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let bad = || ArgsError::ClusterCidr(cidr.to_owned());
+    let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
+    addr.parse::<Ipv4Addr>().map_err(|_| bad())?;
+    let len: u8 = len.parse().map_err(|_| bad())?;
+    (len <= 32).then_some(Some(len)).ok_or_else(bad)
+}
+
+impl Args {
+    /// The autoscaler settings these flags describe.
+    pub fn autoscaler_config(&self) -> Result<AutoscalerConfig, ArgsError> {
+        if self.cluster_name.trim().is_empty() {
+            return Err(ArgsError::EmptyClusterName);
+        }
+        let mut config = AutoscalerConfig {
+            scan_interval: self.scan_interval,
+            scale_down_utilization_threshold: self.scale_down_utilization_threshold,
+            scale_down_unneeded_time: self.scale_down_unneeded_time,
+            max_node_provision_time: self.max_node_provision_time,
+            max_scale_down_parallelism: self.max_scale_down_parallelism,
+            dry_run: self.dry_run,
+            ..AutoscalerConfig::default()
+        };
+        config.template.max_pods = max_pods_for_node_cidr(self.node_cidr_mask_size)?;
+        config.template.region = self.aws.region.clone();
+        config.cluster_node_limit = match cluster_prefix(&self.cluster_cidr)? {
+            Some(prefix) => Some(node_limit_for_cluster_cidr(
+                prefix,
+                self.node_cidr_mask_size,
+            )?),
+            None => None,
+        };
+        Ok(config)
+    }
+}
+
+/// Reads and validates the node-pool file and the flags: everything that can be checked
+/// without the network.
+pub fn load(args: &Args) -> anyhow::Result<Autoscaler> {
+    let origin = args.node_pools.display().to_string();
+    let text = std::fs::read_to_string(&args.node_pools)
+        .with_context(|| format!("reading node pools from {origin}"))?;
+    let pools = NodePools::from_yaml(&text, &origin)?;
+    let config = args.autoscaler_config()?;
+    Autoscaler::new(pools, config).context("invalid autoscaler settings")
+}
+
+/// Runs the cluster autoscaler until SIGTERM/SIGINT.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let autoscaler = load(&args)?;
+    info!(pools = autoscaler.pools().pools().len(), cluster = %args.cluster_name, dry_run = args.dry_run, "starting");
+
+    let client = ::kube::Client::try_default()
+        .await
+        .context("building the Kubernetes client")?;
+    let sdk = args.aws.sdk_config().await;
+    let cloud = AwsCloudProvider::new(&sdk, args.cluster_name.clone());
+    let status = StatusLocation {
+        namespace: args.leader_election_namespace.clone(),
+        name: STATUS_CONFIGMAP.to_owned(),
+    };
+    let cluster = KubeCluster::start(client.clone(), status, args.pod_name.clone());
+
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let readiness = Readiness::new();
+    let admin_addr = SocketAddr::from(([0, 0, 0, 0], args.admin_port));
+    let admin = tidal_runtime::admin::serve(
+        admin_addr,
+        Arc::new(registry),
+        readiness.clone(),
+        axum::Router::new(),
+        shutdown_signal(),
+    )
+    .await?;
+
+    let leader = if args.no_leader_election {
+        LeaderHandle::always()
+    } else {
+        let identity = args
+            .pod_name
+            .clone()
+            .unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));
+        let elector = LeaderElector::new(
+            client,
+            &args.leader_election_namespace,
+            &args.lease_name,
+            &identity,
+            LeaseTiming::default(),
+        )?;
+        elector.spawn(shutdown_signal()).0
+    };
+
+    if args.dry_run {
+        drive(
+            autoscaler,
+            DryRun::new(cloud),
+            DryRun::new(cluster),
+            metrics,
+            leader,
+            readiness,
+        )
+        .await?;
+    } else {
+        drive(autoscaler, cloud, cluster, metrics, leader, readiness).await?;
+    }
+    admin.stopped().await?;
+    Ok(())
+}
+
+async fn drive<P: CloudProvider, C: WatchedCluster>(
+    autoscaler: Autoscaler,
+    cloud: P,
+    cluster: C,
+    metrics: Metrics,
+    leader: LeaderHandle,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
+    Controller::new(autoscaler, cloud, cluster, metrics, leader)
+        .with_readiness(readiness)
+        .run(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use clap::Parser;
+    use std::io::Write;
+
+    /// Parses `extra`, adding `--node-pools` and `--cluster-name` when it does not give them.
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["cluster-autoscaler"];
+        for (flag, default) in [
+            ("--node-pools", "/nonexistent.yaml"),
+            ("--cluster-name", "prod"),
+        ] {
+            if !extra.contains(&flag) {
+                argv.extend([flag, default]);
+            }
+        }
+        argv.extend_from_slice(extra);
+        Args::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_upstream_and_the_spec() {
+        let a = args(&[]);
+        assert_eq!(a.scan_interval, Duration::from_secs(10));
+        assert_eq!(a.admin_port, 8085);
+        assert_eq!(a.scale_down_unneeded_time, Duration::from_secs(600));
+        assert_eq!(a.max_node_provision_time, Duration::from_secs(420));
+        let c = a.autoscaler_config().unwrap();
+        assert_eq!(c.scale_down_utilization_threshold, 0.5);
+        assert_eq!(c.max_scale_down_parallelism, 10);
+        assert_eq!(
+            c.cluster_node_limit,
+            Some(256),
+            "10.0.0.0/16 split into /24 blocks"
+        );
+        assert_eq!(c.template.max_pods, 110);
+        assert!(!c.dry_run);
+    }
+
+    #[test]
+    fn cidr_flags_set_the_node_limit_and_max_pods() {
+        let c = args(&[
+            "--cluster-cidr",
+            "100.64.0.0/14",
+            "--node-cidr-mask-size",
+            "26",
+        ])
+        .autoscaler_config()
+        .unwrap();
+        assert_eq!(c.cluster_node_limit, Some(4096));
+        assert_eq!(c.template.max_pods, 32);
+        let c = args(&["--cluster-cidr", "none"])
+            .autoscaler_config()
+            .unwrap();
+        assert_eq!(c.cluster_node_limit, None);
+        for bad in ["10.0.0.0", "10.0.0/16", "10.0.0.0/40", "ten/8"] {
+            let err = args(&["--cluster-cidr", bad])
+                .autoscaler_config()
+                .unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        let a = args(&[
+            "--scan-interval",
+            "30s",
+            "--scale-down-unneeded-time",
+            "1h 5m",
+            "--dry-run",
+        ]);
+        assert_eq!(a.scan_interval, Duration::from_secs(30));
+        assert_eq!(a.scale_down_unneeded_time, Duration::from_secs(3900));
+        assert!(a.autoscaler_config().unwrap().dry_run);
+        assert!(
+            Args::try_parse_from([
+                "x",
+                "--node-pools",
+                "f",
+                "--cluster-name",
+                "c",
+                "--scan-interval",
+                "10"
+            ])
+            .is_err()
+        );
+    }
+
+    // `run` must fail on the pool file before it builds any client: with no kubeconfig and no
+    // AWS here, reaching the network would give a different error (or hang), not this one.
+    #[tokio::test]
+    async fn a_broken_pool_file_stops_run_before_any_network_call() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(file, "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 10\n  colour: blue\n").unwrap();
+        let path = file.path().display().to_string();
+        let a = args(&["--node-pools", &path]);
+        let err = run(a).await.unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains(&path), "names the file: {text}");
+        assert!(text.contains(":5:"), "names the line: {text}");
+        assert!(text.contains("colour"), "names the field: {text}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_pool_file_is_named() {
+        let err = run(args(&["--node-pools", "/nonexistent/pools.yaml"]))
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("/nonexistent/pools.yaml"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_fail_load() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            file,
+            "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 10\n"
+        )
+        .unwrap();
+        let path = file.path().display().to_string();
+        assert!(load(&args(&["--node-pools", &path])).is_ok());
+        let err = load(&args(&[
+            "--node-pools",
+            &path,
+            "--scale-down-utilization-threshold",
+            "1.5",
+        ]))
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("1.5"), "{err:#}");
+        let err = load(&args(&["--node-pools", &path, "--cluster-name", " "])).unwrap_err();
+        assert!(format!("{err:#}").contains("--cluster-name"), "{err:#}");
+    }
+
+    fn deploy_file(name: &str) -> String {
+        let path = format!(
+            "{}/../../deploy/cluster-autoscaler/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_deployed_example_pools_and_flags_are_valid() {
+        let cm: k8s_openapi::api::core::v1::ConfigMap =
+            serde_yaml_ng::from_str(&deploy_file("node-pools.yaml")).unwrap();
+        let pools = cm.data.unwrap()["node-pools.yaml"].clone();
+        let pools =
+            NodePools::from_yaml(&pools, "deploy/cluster-autoscaler/node-pools.yaml").unwrap();
+        assert_eq!(pools.pools().len(), 4);
+
+        let deployment: k8s_openapi::api::apps::v1::Deployment =
+            serde_yaml_ng::from_str(&deploy_file("deployment.yaml")).unwrap();
+        let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
+        let argv = container.args.clone().unwrap();
+        assert_eq!(argv[0], "cluster-autoscaler", "the subcommand");
+        let parsed = Args::try_parse_from(&argv).unwrap();
+        assert_eq!(
+            parsed.node_pools,
+            PathBuf::from("/etc/tidal/node-pools.yaml")
+        );
+        assert!(parsed.autoscaler_config().is_ok());
+    }
+}

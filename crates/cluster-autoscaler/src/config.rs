@@ -1,0 +1,133 @@
+//! The autoscaler's settings, validated when the [`crate::autoscaler::Autoscaler`] is built.
+
+use std::time::Duration;
+
+use tidal_core::backoff::BackoffConfig;
+use tidal_core::instance::ReservedConfig;
+
+/// One stage of the expander chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpanderKind {
+    /// Keep the options of the highest pool priority.
+    Priority,
+    /// Keep the options wasting the least CPU and memory after packing.
+    LeastWaste,
+    /// Keep one option at random (seeded by [`AutoscalerConfig::seed`], so runs are repeatable).
+    Random,
+}
+
+/// How template nodes are built from instance types.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateSettings {
+    /// Pods per node (from the node CIDR, see `tidal_core::instance::max_pods_for_node_cidr`).
+    pub max_pods: u32,
+    /// Region for the region label; derived from the zone name when `None`.
+    pub region: Option<String>,
+    /// What the kubelet and system reserve on every node (Karpenter's arithmetic by default).
+    pub reserved: ReservedConfig,
+}
+
+impl Default for TemplateSettings {
+    fn default() -> Self {
+        Self {
+            max_pods: tidal_core::instance::MAX_PODS_CAP,
+            region: None,
+            reserved: ReservedConfig::default(),
+        }
+    }
+}
+
+/// Settings of the autoscaler. Defaults follow upstream except where noted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerConfig {
+    /// Loop period (upstream 10 s). A snapshot older than two of these is stale.
+    pub scan_interval: Duration,
+    /// A node is unneeded below this max(cpu, memory) request ratio (0.5; pools may override).
+    pub scale_down_utilization_threshold: f64,
+    /// How long a node must stay unneeded before it is removed (10 min; pools may override).
+    pub scale_down_unneeded_time: Duration,
+    /// No scale-down this long after a scale-up (upstream `scale-down-delay-after-add`, 10 min).
+    pub scale_down_delay_after_add: Duration,
+    /// Requested nodes that have not registered after this are a failed scale-up (Zalando: 7 min).
+    pub max_node_provision_time: Duration,
+    /// Nodes removed (draining or terminating) at once (10).
+    pub max_scale_down_parallelism: u32,
+    /// A drain still not done after this is abandoned and the node unmarked (upstream 10 min).
+    pub max_drain_time: Duration,
+    /// Backoff of groups whose scale-up failed (5 min doubling to 30 min, reset after 3 h).
+    pub backoff: BackoffConfig,
+    /// Most nodes the cluster may have (from the cluster and node CIDRs); `None` = no limit.
+    pub cluster_node_limit: Option<u32>,
+    /// Expander chain, applied in order; a deterministic tie-break (fewest nodes, then group id) ends it.
+    pub expanders: Vec<ExpanderKind>,
+    /// Seed of the random expander.
+    pub seed: u64,
+    /// Whether to remove nodes at all.
+    pub scale_down_enabled: bool,
+    /// Decide and report, but call no acting port (set desired, terminate, mark, evict).
+    pub dry_run: bool,
+    /// A pod gets at most one NotTriggerScaleUp event per this interval.
+    pub no_scale_up_event_interval: Duration,
+    /// Template node settings.
+    pub template: TemplateSettings,
+}
+
+impl Default for AutoscalerConfig {
+    fn default() -> Self {
+        Self {
+            scan_interval: Duration::from_secs(10),
+            scale_down_utilization_threshold: 0.5,
+            scale_down_unneeded_time: Duration::from_secs(600),
+            scale_down_delay_after_add: Duration::from_secs(600),
+            max_node_provision_time: Duration::from_secs(420),
+            max_scale_down_parallelism: 10,
+            max_drain_time: Duration::from_secs(600),
+            backoff: BackoffConfig::default(),
+            cluster_node_limit: None,
+            expanders: vec![ExpanderKind::Priority, ExpanderKind::LeastWaste],
+            seed: 0,
+            scale_down_enabled: true,
+            dry_run: false,
+            no_scale_up_event_interval: Duration::from_secs(300),
+            template: TemplateSettings::default(),
+        }
+    }
+}
+
+/// Invalid [`AutoscalerConfig`] values.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    /// The scan interval is zero.
+    #[error("scan interval must be greater than zero")]
+    ZeroScanInterval,
+    /// The utilization threshold is outside 0..=1.
+    #[error("scale-down utilization threshold {0} is not between 0 and 1")]
+    Threshold(f64),
+    /// No expander configured.
+    #[error("the expander chain is empty")]
+    NoExpander,
+    /// Max pods per template node is zero.
+    #[error("max pods per node must be greater than zero")]
+    ZeroMaxPods,
+}
+
+impl AutoscalerConfig {
+    /// Checks the values that have no meaningful interpretation.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.scan_interval.is_zero() {
+            return Err(ConfigError::ZeroScanInterval);
+        }
+        if !(0.0..=1.0).contains(&self.scale_down_utilization_threshold) {
+            return Err(ConfigError::Threshold(
+                self.scale_down_utilization_threshold,
+            ));
+        }
+        if self.expanders.is_empty() {
+            return Err(ConfigError::NoExpander);
+        }
+        if self.template.max_pods == 0 {
+            return Err(ConfigError::ZeroMaxPods);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! The control loop: every scan interval, while this replica holds the leader lease, run one
+//! [`Autoscaler::run_once`] over the ports and record what it decided (metrics, logs).
+//!
+//! Readiness (`/readyz`) turns true once every reflector has listed its objects; a replica that
+//! is not the leader keeps its stores warm and stays ready, so a failover acts at once.
+
+mod dry_run;
+
+pub use dry_run::DryRun;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tidal_runtime::{LeaderHandle, Readiness};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, instrument, warn};
+
+use crate::autoscaler::Autoscaler;
+use crate::kube::{KubeCluster, SkippedObjects, system_now};
+use crate::metrics::Metrics;
+use crate::outcome::{LoopOutcome, ScaleDownStep};
+use crate::ports::{CloudProvider, ClusterActions, ClusterError, ClusterSource, Event};
+
+/// What the controller needs from the cluster side beyond the ports: readiness and the
+/// objects the source could not read.
+#[allow(async_fn_in_trait)]
+pub trait WatchedCluster: ClusterSource + ClusterActions {
+    /// Resolves once the cluster state is complete (every watch listed once).
+    async fn wait_until_ready(&self) -> Result<(), ClusterError>;
+    /// Warning Events about objects the source skipped, not yet published.
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        Vec::new()
+    }
+    /// Objects the last snapshot skipped.
+    fn skipped_objects(&self) -> SkippedObjects {
+        SkippedObjects::default()
+    }
+}
+
+impl WatchedCluster for KubeCluster {
+    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
+        KubeCluster::wait_until_ready(self).await
+    }
+
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        KubeCluster::take_invalid_pod_events(self)
+    }
+
+    fn skipped_objects(&self) -> SkippedObjects {
+        KubeCluster::skipped_objects(self)
+    }
+}
+
+impl<C: WatchedCluster> WatchedCluster for DryRun<C> {
+    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
+        self.inner().wait_until_ready().await
+    }
+
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        self.inner().take_invalid_pod_events()
+    }
+
+    fn skipped_objects(&self) -> SkippedObjects {
+        self.inner().skipped_objects()
+    }
+}
+
+/// What one tick did.
+#[derive(Debug)]
+pub enum Tick {
+    /// Not the leader: nothing was decided.
+    NotLeader,
+    /// The loop ran.
+    Ran(Box<LoopOutcome>),
+    /// The loop could not read the world; nothing was changed.
+    Failed(String),
+}
+
+/// The cluster autoscaler's control loop.
+pub struct Controller<P, C> {
+    autoscaler: Autoscaler,
+    cloud: P,
+    cluster: C,
+    metrics: Metrics,
+    leader: LeaderHandle,
+    readiness: Readiness,
+    scan_interval: Duration,
+    clock: fn() -> tidal_core::Timestamp,
+}
+
+impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
+    /// A controller acting through `cloud` and `cluster` while `leader` says so.
+    pub fn new(
+        autoscaler: Autoscaler,
+        cloud: P,
+        cluster: C,
+        metrics: Metrics,
+        leader: LeaderHandle,
+    ) -> Self {
+        let scan_interval = autoscaler.config().scan_interval;
+        Self {
+            autoscaler,
+            cloud,
+            cluster,
+            metrics,
+            leader,
+            readiness: Readiness::new(),
+            scan_interval,
+            clock: system_now,
+        }
+    }
+
+    /// Reports readiness through `readiness` (the admin server's `/readyz`).
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
+    }
+
+    /// Uses `clock` for the loop's `now` (tests).
+    pub fn with_clock(mut self, clock: fn() -> tidal_core::Timestamp) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs until `shutdown` resolves: waits for the cluster state, then ticks every scan interval.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        info!("waiting for the cluster state (nodes, pods, budgets, volumes)");
+        tokio::select! {
+            ready = self.cluster.wait_until_ready() => ready?,
+            () = &mut shutdown => return Ok(()),
+        }
+        self.readiness.set_ready(true);
+        info!(scan_interval = ?self.scan_interval, "cluster state ready; starting the loop");
+        let mut ticker = tokio::time::interval(self.scan_interval);
+        // A slow loop delays the next one instead of causing a burst of catch-up loops.
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = &mut shutdown => break,
+            }
+            self.tick().await;
+        }
+        self.readiness.set_ready(false);
+        info!("stopped");
+        Ok(())
+    }
+
+    /// One iteration: if leader, publish pending Warning Events and run the autoscaler once.
+    #[instrument(skip(self), fields(leader))]
+    pub async fn tick(&mut self) -> Tick {
+        let leader = self.leader.is_leader();
+        tracing::Span::current().record("leader", leader);
+        self.metrics.record_leader(leader);
+        if !leader {
+            debug!("not the leader; not acting");
+            return Tick::NotLeader;
+        }
+        for event in self.cluster.take_invalid_pod_events() {
+            if let Err(e) = self.cluster.record_event(&event).await {
+                self.metrics.count_error("record_event", e.label());
+                warn!(error = %e, object = %event.object, "could not record an event");
+            }
+        }
+        let now = (self.clock)();
+        let started = Instant::now();
+        let result = self
+            .autoscaler
+            .run_once(&self.cloud, &self.cluster, now)
+            .await;
+        let elapsed = started.elapsed();
+        self.metrics.record_skipped(self.cluster.skipped_objects());
+        match result {
+            Ok(outcome) => {
+                self.metrics.record_outcome(&outcome, elapsed);
+                log_outcome(&outcome, elapsed);
+                Tick::Ran(Box::new(outcome))
+            }
+            Err(e) => {
+                self.metrics.record_loop_error(&e, elapsed);
+                warn!(error = %e, kind = e.label(), "loop could not read the world; nothing was changed");
+                Tick::Failed(e.to_string())
+            }
+        }
+    }
+}
+
+/// Logs each decision of a loop with structured fields.
+fn log_outcome(o: &LoopOutcome, elapsed: Duration) {
+    for up in &o.scale_ups {
+        info!(group = %up.group, from = up.from, to = up.to, pods = up.pods, reason = up.reason.label(),
+            waste = up.waste, applied = up.applied, dry_run = o.dry_run, "scale-up");
+    }
+    for f in &o.failures {
+        warn!(group = %f.group, kind = f.kind.label(), detail = ?f.kind, backoff_until = f.backoff_until.as_millis(),
+            cancelled_to = ?f.cancelled_to, "scale-up failed; group backed off");
+    }
+    for f in &o.fallbacks {
+        info!(from = %f.from, to = %f.to, pods = f.pods, "fell back to the next pool");
+    }
+    for n in &o.no_scale_up {
+        info!(pods = n.pods.len(), reason = %n.reason, "no node group can help these pods");
+    }
+    for d in &o.scale_downs {
+        match &d.step {
+            ScaleDownStep::Draining { evicted } => {
+                info!(node = %d.node, group = %d.group, utilization = d.utilization, evicted, "draining node");
+            }
+            ScaleDownStep::Terminated => {
+                info!(node = %d.node, group = %d.group, instance = %d.instance_id, empty = d.empty, "node removed");
+            }
+            ScaleDownStep::Aborted(why) => {
+                warn!(node = %d.node, group = %d.group, reason = %why, "scale-down abandoned")
+            }
+        }
+    }
+    if let Some(skip) = &o.scale_down_skipped {
+        debug!(reason = skip.label(), "scale-down skipped");
+    }
+    for e in &o.port_errors {
+        warn!(operation = e.operation, target = %e.target, kind = e.label, message = %e.message, "call failed");
+    }
+    info!(
+        elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        unschedulable = o.unschedulable_pods,
+        awaiting_capacity = o.pods_awaiting_capacity,
+        scale_ups = o.scale_ups.len(),
+        scale_downs = o.scale_downs.len(),
+        unneeded = o.unneeded_nodes,
+        backoffs = o.backoffs.len(),
+        errors = o.port_errors.len(),
+        dry_run = o.dry_run,
+        "loop done"
+    );
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,688 @@
+//! Prometheus metrics of the autoscaler's decisions, under `tidal_cluster_autoscaler_`.
+//!
+//! Every label is bounded: pool and zone names come from the node-pool file, reasons and error
+//! kinds from small fixed sets (never pod names or error text), so a Grafana dashboard can draw
+//! each decision without a cardinality explosion.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::autoscaler::LoopError;
+use crate::kube::SkippedObjects;
+use crate::outcome::{LoopOutcome, ScaleDownStep};
+use crate::ports::NodeGroupId;
+
+/// Metric name prefix.
+pub const PREFIX: &str = "tidal_cluster_autoscaler";
+
+/// A node group.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// Node pool.
+    pub pool: String,
+    /// Availability zone.
+    pub zone: String,
+}
+
+impl From<&NodeGroupId> for GroupLabels {
+    fn from(id: &NodeGroupId) -> Self {
+        Self {
+            pool: id.pool.clone(),
+            zone: id.zone.clone(),
+        }
+    }
+}
+
+/// A node group and why something happened to it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupReasonLabels {
+    /// Node pool.
+    pub pool: String,
+    /// Availability zone.
+    pub zone: String,
+    /// Fixed reason label.
+    pub reason: String,
+}
+
+/// A node group and a node state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeStateLabels {
+    /// Node pool.
+    pub pool: String,
+    /// Availability zone.
+    pub zone: String,
+    /// `desired`, `instances`, `registered` or `ready`.
+    pub state: String,
+}
+
+/// Pods of a failed pool sent to another pool.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FallbackLabels {
+    /// The pool that failed.
+    pub from_pool: String,
+    /// The pool scaled up instead.
+    pub to_pool: String,
+}
+
+/// A failed call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// The port operation (`set_desired_capacity`, `evict_pod`, …) or `loop`.
+    pub operation: String,
+    /// Fixed error kind (`api`, `not_ready`, `eviction_blocked`, …).
+    pub kind: String,
+}
+
+/// A single fixed-set label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Fixed reason label.
+    pub reason: String,
+}
+
+/// A kind of Kubernetes object.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `pod`, `node` or `poddisruptionbudget`.
+    pub kind: String,
+}
+
+/// The autoscaler's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    scale_ups: Family<GroupReasonLabels, Counter>,
+    scale_up_nodes: Family<GroupReasonLabels, Counter>,
+    scale_downs: Family<GroupReasonLabels, Counter>,
+    scale_down_aborts: Family<GroupLabels, Counter>,
+    failed_scale_ups: Family<GroupReasonLabels, Counter>,
+    fallbacks: Family<FallbackLabels, Counter>,
+    backoff: Family<GroupLabels, Gauge>,
+    backoff_remaining: Family<GroupLabels, Gauge<f64, AtomicU64>>,
+    nodes: Family<NodeStateLabels, Gauge>,
+    unschedulable_pods: Gauge,
+    pods_awaiting_capacity: Gauge,
+    pods_without_scale_up: Gauge,
+    unneeded_nodes: Gauge,
+    pools_without_template: Gauge,
+    scale_down_skipped: Family<ReasonLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    skipped_objects: Family<KindLabels, Gauge>,
+    loop_duration: Histogram,
+    last_loop: Gauge<f64, AtomicU64>,
+    leader: Gauge,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry` under [`PREFIX`].
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            scale_ups: Family::default(),
+            scale_up_nodes: Family::default(),
+            scale_downs: Family::default(),
+            scale_down_aborts: Family::default(),
+            failed_scale_ups: Family::default(),
+            fallbacks: Family::default(),
+            backoff: Family::default(),
+            backoff_remaining: Family::default(),
+            nodes: Family::default(),
+            unschedulable_pods: Gauge::default(),
+            pods_awaiting_capacity: Gauge::default(),
+            pods_without_scale_up: Gauge::default(),
+            unneeded_nodes: Gauge::default(),
+            pools_without_template: Gauge::default(),
+            scale_down_skipped: Family::default(),
+            errors: Family::default(),
+            skipped_objects: Family::default(),
+            // 5 ms to ~41 s: a loop is expected well under a second, the upstream bound is 30 s.
+            loop_duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            last_loop: Gauge::default(),
+            leader: Gauge::default(),
+        };
+        let r = registry.sub_registry_with_prefix(PREFIX);
+        r.register(
+            "scale_ups",
+            "Scale-up decisions by node group and reason",
+            m.scale_ups.clone(),
+        );
+        r.register(
+            "scale_up_nodes",
+            "Nodes requested by scale-ups",
+            m.scale_up_nodes.clone(),
+        );
+        r.register(
+            "scale_downs",
+            "Nodes removed (terminated), by reason empty or underutilized",
+            m.scale_downs.clone(),
+        );
+        r.register(
+            "scale_down_aborts",
+            "Node removals abandoned (node unmarked)",
+            m.scale_down_aborts.clone(),
+        );
+        r.register(
+            "failed_scale_ups",
+            "Failed scale-ups by reason cloud_reported or provision_timeout",
+            m.failed_scale_ups.clone(),
+        );
+        r.register(
+            "fallbacks",
+            "Pods of a failed pool sent to another pool in the same loop",
+            m.fallbacks.clone(),
+        );
+        r.register(
+            "backoff",
+            "1 while the node group is in scale-up backoff",
+            m.backoff.clone(),
+        );
+        r.register(
+            "backoff_remaining_seconds",
+            "Seconds of scale-up backoff left",
+            m.backoff_remaining.clone(),
+        );
+        r.register(
+            "nodes",
+            "Nodes per group by state desired, instances, registered, ready",
+            m.nodes.clone(),
+        );
+        r.register(
+            "unschedulable_pods",
+            "Pods the scheduler marked Unschedulable",
+            m.unschedulable_pods.clone(),
+        );
+        r.register(
+            "pods_awaiting_capacity",
+            "Unschedulable pods that fit on free capacity or booting nodes",
+            m.pods_awaiting_capacity.clone(),
+        );
+        r.register(
+            "pods_without_scale_up",
+            "Unschedulable pods no node group can help",
+            m.pods_without_scale_up.clone(),
+        );
+        r.register(
+            "unneeded_nodes",
+            "Nodes below the utilization threshold whose pods can move",
+            m.unneeded_nodes.clone(),
+        );
+        r.register(
+            "pools_without_template",
+            "Pools that cannot be scaled up: no template node (unknown instance types, unusable data)",
+            m.pools_without_template.clone(),
+        );
+        r.register(
+            "scale_down_skipped",
+            "Loops in which scale-down did not run, by reason",
+            m.scale_down_skipped.clone(),
+        );
+        r.register(
+            "errors",
+            "Failed calls by operation and error kind",
+            m.errors.clone(),
+        );
+        r.register(
+            "skipped_objects",
+            "Objects the last snapshot could not read",
+            m.skipped_objects.clone(),
+        );
+        r.register(
+            "loop_duration_seconds",
+            "Duration of one autoscaler loop",
+            m.loop_duration.clone(),
+        );
+        r.register(
+            "last_loop_timestamp_seconds",
+            "When the last loop ran (Unix seconds)",
+            m.last_loop.clone(),
+        );
+        r.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            m.leader.clone(),
+        );
+        m
+    }
+
+    /// Records what one loop decided and did.
+    pub fn record_outcome(&self, outcome: &LoopOutcome, duration: Duration) {
+        self.loop_duration.observe(duration.as_secs_f64());
+        self.last_loop.set(outcome.at.as_millis() as f64 / 1000.0);
+        self.unschedulable_pods
+            .set(count(outcome.unschedulable_pods));
+        self.pods_awaiting_capacity
+            .set(count(outcome.pods_awaiting_capacity));
+        self.pods_without_scale_up.set(count(
+            outcome.no_scale_up.iter().map(|n| n.pods.len()).sum(),
+        ));
+        self.unneeded_nodes.set(count(outcome.unneeded_nodes));
+        self.pools_without_template
+            .set(count(outcome.template_problems.len()));
+        self.record_scale_ups(outcome);
+        self.record_scale_downs(outcome);
+        for f in &outcome.failures {
+            self.failed_scale_ups
+                .get_or_create(&reason_labels(&f.group, f.kind.label()))
+                .inc();
+        }
+        for f in &outcome.fallbacks {
+            let labels = FallbackLabels {
+                from_pool: f.from.pool.clone(),
+                to_pool: f.to.pool.clone(),
+            };
+            self.fallbacks.get_or_create(&labels).inc();
+        }
+        if let Some(skip) = &outcome.scale_down_skipped {
+            let labels = ReasonLabels {
+                reason: skip.label().to_owned(),
+            };
+            self.scale_down_skipped.get_or_create(&labels).inc();
+        }
+        for e in &outcome.port_errors {
+            self.count_error(e.operation, e.label);
+        }
+        self.record_groups(outcome);
+    }
+
+    fn record_scale_ups(&self, outcome: &LoopOutcome) {
+        // Dry runs apply nothing; their decisions are what the operator wants to see.
+        for up in outcome
+            .scale_ups
+            .iter()
+            .filter(|u| u.applied || outcome.dry_run)
+        {
+            let labels = reason_labels(&up.group, up.reason.label());
+            self.scale_ups.get_or_create(&labels).inc();
+            self.scale_up_nodes
+                .get_or_create(&labels)
+                .inc_by(u64::from(up.to.saturating_sub(up.from)));
+        }
+    }
+
+    fn record_scale_downs(&self, outcome: &LoopOutcome) {
+        for down in &outcome.scale_downs {
+            match down.step {
+                ScaleDownStep::Terminated => {
+                    let reason = if down.empty { "empty" } else { "underutilized" };
+                    self.scale_downs
+                        .get_or_create(&reason_labels(&down.group, reason))
+                        .inc();
+                }
+                ScaleDownStep::Aborted(_) => {
+                    self.scale_down_aborts
+                        .get_or_create(&GroupLabels::from(&down.group))
+                        .inc();
+                }
+                ScaleDownStep::Draining { .. } => {}
+            }
+        }
+    }
+
+    /// Per-group gauges, rebuilt from the status so groups that disappeared drop out.
+    fn record_groups(&self, outcome: &LoopOutcome) {
+        self.nodes.clear();
+        self.backoff.clear();
+        self.backoff_remaining.clear();
+        for g in &outcome.status.node_groups {
+            let group = GroupLabels::from(&g.group);
+            for (state, value) in [
+                ("desired", g.desired),
+                ("instances", g.instances),
+                ("registered", g.registered),
+                ("ready", g.ready),
+            ] {
+                let labels = NodeStateLabels {
+                    pool: group.pool.clone(),
+                    zone: group.zone.clone(),
+                    state: state.to_owned(),
+                };
+                self.nodes.get_or_create(&labels).set(i64::from(value));
+            }
+            self.backoff.get_or_create(&group).set(0);
+            self.backoff_remaining.get_or_create(&group).set(0.0);
+        }
+        for b in &outcome.backoffs {
+            let group = GroupLabels::from(&b.group);
+            self.backoff.get_or_create(&group).set(1);
+            self.backoff_remaining
+                .get_or_create(&group)
+                .set(b.until.since(outcome.at).as_secs_f64());
+        }
+    }
+
+    /// Records a loop that failed before deciding anything.
+    pub fn record_loop_error(&self, error: &LoopError, duration: Duration) {
+        self.loop_duration.observe(duration.as_secs_f64());
+        let (operation, kind) = match error {
+            LoopError::Cloud(e) => ("node_groups", e.label()),
+            LoopError::Cluster(e) => ("snapshot", e.label()),
+        };
+        self.count_error(operation, kind);
+    }
+
+    /// Counts one failed call.
+    pub fn count_error(&self, operation: &str, kind: &str) {
+        let labels = ErrorLabels {
+            operation: operation.to_owned(),
+            kind: kind.to_owned(),
+        };
+        self.errors.get_or_create(&labels).inc();
+    }
+
+    /// Records the objects the last snapshot skipped.
+    pub fn record_skipped(&self, skipped: SkippedObjects) {
+        for (kind, n) in [
+            ("pod", skipped.pods),
+            ("node", skipped.nodes),
+            ("poddisruptionbudget", skipped.pdbs),
+        ] {
+            let labels = KindLabels {
+                kind: kind.to_owned(),
+            };
+            self.skipped_objects.get_or_create(&labels).set(count(n));
+        }
+    }
+
+    /// Records whether this replica is the leader.
+    pub fn record_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn reason_labels(group: &NodeGroupId, reason: &str) -> GroupReasonLabels {
+    GroupReasonLabels {
+        pool: group.pool.clone(),
+        zone: group.zone.clone(),
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::outcome::{
+        FailureDetected, FailureKind, Fallback, GroupBackoff, NoScaleUp, PodRef, ScaleDown,
+        ScaleDownSkip, ScaleUp, ScaleUpReason,
+    };
+    use crate::ports::{CloudError, ClusterError};
+    use crate::status::{GroupStatus, Health, StatusReport};
+    use tidal_core::Timestamp;
+
+    fn group(pool: &str, zone: &str) -> NodeGroupId {
+        NodeGroupId::new(pool, zone)
+    }
+
+    fn group_status(id: NodeGroupId, desired: u32, ready: u32) -> GroupStatus {
+        GroupStatus {
+            asg_name: format!("asg-{}", id.pool),
+            group: id,
+            health: Health::Healthy,
+            min_size: 0,
+            max_size: 10,
+            desired,
+            instances: desired,
+            registered: ready,
+            ready,
+            last_scale_up: None,
+            last_scale_down: None,
+            last_failure: None,
+        }
+    }
+
+    fn outcome() -> LoopOutcome {
+        let at = Timestamp::from_secs(1_000);
+        let spot = group("spot-c", "eu-central-1a");
+        let default = group("default", "eu-central-1a");
+        LoopOutcome {
+            at,
+            dry_run: false,
+            unschedulable_pods: 7,
+            pods_awaiting_capacity: 2,
+            scale_ups: vec![
+                ScaleUp {
+                    group: default.clone(),
+                    from: 3,
+                    to: 5,
+                    pods: 4,
+                    reason: ScaleUpReason::PendingPods,
+                    waste: 0.2,
+                    applied: true,
+                },
+                ScaleUp {
+                    group: spot.clone(),
+                    from: 1,
+                    to: 9,
+                    pods: 30,
+                    reason: ScaleUpReason::PendingPods,
+                    waste: 0.1,
+                    applied: false,
+                },
+            ],
+            no_scale_up: vec![NoScaleUp {
+                pods: vec![PodRef {
+                    namespace: "ml".into(),
+                    name: "train-0".into(),
+                }],
+                reason: "no pool has nvidia.com/gpu".into(),
+            }],
+            failures: vec![FailureDetected {
+                group: spot.clone(),
+                kind: FailureKind::Reported("Could not launch Spot Instances".into()),
+                backoff_until: at + Duration::from_secs(300),
+                cancelled_to: Some(1),
+            }],
+            fallbacks: vec![Fallback {
+                from: spot.clone(),
+                to: default.clone(),
+                pods: 30,
+            }],
+            backoffs: vec![GroupBackoff {
+                group: spot.clone(),
+                until: at + Duration::from_secs(300),
+            }],
+            unneeded_nodes: 1,
+            scale_downs: vec![
+                ScaleDown {
+                    node: "ip-10-0-0-1".into(),
+                    group: default.clone(),
+                    instance_id: "i-1".into(),
+                    empty: true,
+                    utilization: 0.0,
+                    step: ScaleDownStep::Terminated,
+                },
+                ScaleDown {
+                    node: "ip-10-0-0-2".into(),
+                    group: default.clone(),
+                    instance_id: "i-2".into(),
+                    empty: false,
+                    utilization: 0.3,
+                    step: ScaleDownStep::Draining { evicted: 3 },
+                },
+            ],
+            scale_down_skipped: Some(ScaleDownSkip::RecentScaleUp),
+            port_errors: vec![crate::outcome::PortError {
+                operation: "set_desired_capacity",
+                target: "spot-c/eu-central-1a".into(),
+                label: "api",
+                message: "throttled".into(),
+            }],
+            template_problems: vec![
+                "pool gpu: instance types unknown to the cloud: p9.huge".into(),
+            ],
+            status: StatusReport {
+                time: at,
+                health: Some(Health::Healthy),
+                unschedulable_pods: 7,
+                last_scale_up: Some(at),
+                last_scale_down: Some(at),
+                node_groups: vec![group_status(default, 5, 3), group_status(spot, 1, 1)],
+            },
+        }
+    }
+
+    fn exposition(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    fn assert_line(text: &str, line: &str) {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing line {line:?} in\n{text}"
+        );
+    }
+
+    #[test]
+    fn recording_an_outcome_yields_the_expected_exposition_lines() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        metrics.record_outcome(&outcome(), Duration::from_millis(40));
+        let text = exposition(&registry);
+        let p = "tidal_cluster_autoscaler";
+        // Only the applied scale-up counts (the spot one failed to apply).
+        assert_line(
+            &text,
+            &format!(
+                r#"{p}_scale_ups_total{{pool="default",zone="eu-central-1a",reason="pending_pods"}} 1"#
+            ),
+        );
+        assert_line(
+            &text,
+            &format!(
+                r#"{p}_scale_up_nodes_total{{pool="default",zone="eu-central-1a",reason="pending_pods"}} 2"#
+            ),
+        );
+        assert!(
+            !text.contains(r#"tidal_cluster_autoscaler_scale_ups_total{pool="spot-c""#),
+            "{text}"
+        );
+        assert_line(
+            &text,
+            &format!(
+                r#"{p}_scale_downs_total{{pool="default",zone="eu-central-1a",reason="empty"}} 1"#
+            ),
+        );
+        assert_line(
+            &text,
+            &format!(
+                r#"{p}_failed_scale_ups_total{{pool="spot-c",zone="eu-central-1a",reason="cloud_reported"}} 1"#
+            ),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_fallbacks_total{{from_pool="spot-c",to_pool="default"}} 1"#),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_backoff{{pool="spot-c",zone="eu-central-1a"}} 1"#),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_backoff{{pool="default",zone="eu-central-1a"}} 0"#),
+        );
+        assert_line(
+            &text,
+            &format!(
+                r#"{p}_backoff_remaining_seconds{{pool="spot-c",zone="eu-central-1a"}} 300.0"#
+            ),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_nodes{{pool="default",zone="eu-central-1a",state="desired"}} 5"#),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_nodes{{pool="default",zone="eu-central-1a",state="ready"}} 3"#),
+        );
+        assert_line(&text, &format!("{p}_unschedulable_pods 7"));
+        assert_line(&text, &format!("{p}_pods_awaiting_capacity 2"));
+        assert_line(&text, &format!("{p}_pods_without_scale_up 1"));
+        assert_line(&text, &format!("{p}_unneeded_nodes 1"));
+        assert_line(&text, &format!("{p}_pools_without_template 1"));
+        assert_line(
+            &text,
+            &format!(r#"{p}_scale_down_skipped_total{{reason="recent_scale_up"}} 1"#),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_errors_total{{operation="set_desired_capacity",kind="api"}} 1"#),
+        );
+        assert_line(&text, &format!("{p}_loop_duration_seconds_count 1"));
+        assert_line(
+            &text,
+            &format!(r#"{p}_loop_duration_seconds_bucket{{le="0.04"}} 1"#),
+        );
+        assert_line(
+            &text,
+            &format!(r#"{p}_loop_duration_seconds_bucket{{le="0.02"}} 0"#),
+        );
+    }
+
+    #[test]
+    fn backoff_gauges_fall_back_to_zero_when_the_backoff_ends() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let mut o = outcome();
+        metrics.record_outcome(&o, Duration::from_millis(5));
+        o.backoffs.clear();
+        metrics.record_outcome(&o, Duration::from_millis(5));
+        let text = exposition(&registry);
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_backoff{pool="spot-c",zone="eu-central-1a"} 0"#,
+        );
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_scale_ups_total{pool="default",zone="eu-central-1a",reason="pending_pods"} 2"#,
+        );
+    }
+
+    #[test]
+    fn loop_errors_and_skipped_objects_use_fixed_labels() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        metrics.record_loop_error(
+            &LoopError::Cluster(ClusterError::NotReady("pods".into())),
+            Duration::ZERO,
+        );
+        metrics.record_loop_error(
+            &LoopError::Cloud(CloudError::Invalid("x".into())),
+            Duration::ZERO,
+        );
+        metrics.record_skipped(SkippedObjects {
+            pods: 2,
+            nodes: 0,
+            pdbs: 1,
+        });
+        metrics.record_leader(true);
+        let text = exposition(&registry);
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_errors_total{operation="snapshot",kind="not_ready"} 1"#,
+        );
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_errors_total{operation="node_groups",kind="invalid"} 1"#,
+        );
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_skipped_objects{kind="pod"} 2"#,
+        );
+        assert_line(
+            &text,
+            r#"tidal_cluster_autoscaler_skipped_objects{kind="poddisruptionbudget"} 1"#,
+        );
+        assert_line(&text, "tidal_cluster_autoscaler_leader 1");
+    }
+}

@@ -1,0 +1,400 @@
+//! The ports: the only way the autoscaler's decision code talks to the world.
+//!
+//! Real adapters: AWS Auto Scaling/EC2 ([`CloudProvider`]) and Kubernetes reflectors and API
+//! ([`ClusterSource`], [`ClusterActions`]). The simulator implements the same traits in memory
+//! with virtual time, so a simulated day runs exactly the controller code that runs in production.
+//!
+//! Refinements over the written contract (documented here, as it allows):
+//! - [`Event::reason`] is an [`EventReason`] (a small fixed set, as Kubernetes reasons are), not free text.
+//! - [`ObjectRef`] is an enum of the two kinds the autoscaler reports on: pods and nodes.
+//! - The error enums carry a stable [`CloudError::label`]/[`ClusterError::label`] for metrics.
+//! - [`StatusReport`] lives in `status.rs` and is re-exported here.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tidal_core::Timestamp;
+use tidal_core::instance::InstanceType;
+use tidal_core::scheduling::{LabelSelector, NodeSpec, PodSpec};
+
+pub use crate::status::StatusReport;
+
+/// A boxed error cause from an adapter (AWS SDK, kube-rs, the simulator…).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// One node group (one ASG): a node pool in one availability zone.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct NodeGroupId {
+    /// Name of the node pool (from the node-pool YAML).
+    pub pool: String,
+    /// Availability zone of the group, e.g. `eu-central-1a`.
+    pub zone: String,
+}
+
+impl NodeGroupId {
+    /// The group of `pool` in `zone`.
+    pub fn new(pool: impl Into<String>, zone: impl Into<String>) -> Self {
+        Self {
+            pool: pool.into(),
+            zone: zone.into(),
+        }
+    }
+}
+
+impl fmt::Display for NodeGroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.pool, self.zone)
+    }
+}
+
+/// A node group as the cloud reports it right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeGroup {
+    /// Which pool and zone this group is.
+    pub id: NodeGroupId,
+    /// Name of the Auto Scaling Group.
+    pub asg_name: String,
+    /// The ASG's own minimum size (a hard cloud limit; the pool's split minimum applies too).
+    pub min_size: u32,
+    /// The ASG's own maximum size (a hard cloud limit; the pool's split maximum applies too).
+    pub max_size: u32,
+    /// The ASG's desired capacity.
+    pub desired: u32,
+    /// Instances the ASG currently has (including pending and terminating ones).
+    pub instances: Vec<CloudInstance>,
+}
+
+/// One instance of a node group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudInstance {
+    /// EC2 instance id, e.g. `i-0abc…`; matched against [`ClusterNode::instance_id`].
+    pub id: String,
+    /// EC2 instance type, e.g. `m6i.2xlarge`.
+    pub instance_type: String,
+    /// Lifecycle state as the ASG reports it.
+    pub state: InstanceState,
+    /// Launch time, if known.
+    pub launched_at: Option<Timestamp>,
+}
+
+/// Lifecycle state of a [`CloudInstance`], collapsed to what the autoscaler needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InstanceState {
+    /// Launching (ASG `Pending*`); not yet in service.
+    Pending,
+    /// In service (ASG `InService`).
+    Running,
+    /// On its way out (ASG `Terminating*`, `Terminated`, detaching, standby).
+    Terminating,
+}
+
+/// A scale-up the cloud reported as failed (e.g. InsufficientInstanceCapacity, spot capacity
+/// not available), read from the scaling activities rather than waiting for the provision timeout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScaleUpFailure {
+    /// The group whose scale-up failed.
+    pub group: NodeGroupId,
+    /// The cloud's reason text (status message of the failed activity).
+    pub reason: String,
+    /// When the failure happened (activity start or end time).
+    pub at: Timestamp,
+}
+
+/// Errors from a [`CloudProvider`].
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// A cloud API call failed (network, throttling, permission, server error…).
+    #[error("cloud call {operation} failed: {source}")]
+    Api {
+        /// The operation, e.g. `SetDesiredCapacity`.
+        operation: String,
+        /// What went wrong underneath.
+        #[source]
+        source: BoxError,
+    },
+    /// The node group is not known to the provider.
+    #[error("unknown node group {0}")]
+    UnknownGroup(NodeGroupId),
+    /// An instance type name the cloud does not know.
+    #[error("unknown instance type {0}")]
+    UnknownInstanceType(String),
+    /// The cloud answered with data that cannot be used (missing fields, inconsistent tags…).
+    #[error("invalid cloud data: {0}")]
+    Invalid(String),
+}
+
+impl CloudError {
+    /// A short fixed label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CloudError::Api { .. } => "api",
+            CloudError::UnknownGroup(_) => "unknown_group",
+            CloudError::UnknownInstanceType(_) => "unknown_instance_type",
+            CloudError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// The cloud side: Auto Scaling Groups and instance types.
+#[allow(async_fn_in_trait)]
+pub trait CloudProvider {
+    /// All node groups of this cluster (one per pool and zone), with their instances.
+    async fn node_groups(&self) -> Result<Vec<NodeGroup>, CloudError>;
+    /// Capacity data for the named instance types (adapters cache this; it rarely changes).
+    async fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceType>, CloudError>;
+    /// Sets the desired capacity of a group.
+    async fn set_desired_capacity(
+        &self,
+        group: &NodeGroupId,
+        desired: u32,
+    ) -> Result<(), CloudError>;
+    /// Terminates one instance and decrements the group's desired capacity.
+    async fn terminate_instance(
+        &self,
+        group: &NodeGroupId,
+        instance_id: &str,
+    ) -> Result<(), CloudError>;
+    /// Scale-ups that failed at or after `since`.
+    async fn scale_up_failures(&self, since: Timestamp) -> Result<Vec<ScaleUpFailure>, CloudError>;
+}
+
+/// What the autoscaler sees of the cluster at one instant, already converted to core types.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterSnapshot {
+    /// When the underlying state was last known to be current (reflector sync or sim time).
+    pub taken_at: Timestamp,
+    /// All nodes.
+    pub nodes: Vec<Arc<ClusterNode>>,
+    /// All pods (bound and pending).
+    pub pods: Vec<Arc<ClusterPod>>,
+    /// All PodDisruptionBudgets.
+    pub pdbs: Vec<Arc<DisruptionBudget>>,
+}
+
+/// A node as the autoscaler sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterNode {
+    /// Node name.
+    pub name: String,
+    /// EC2 instance id parsed from `spec.providerID` (`aws:///zone/i-…`), if any.
+    pub instance_id: Option<String>,
+    /// Scheduling view of the node (labels, taints, allocatable).
+    pub spec: NodeSpec,
+    /// Ready condition is True.
+    pub ready: bool,
+    /// `spec.unschedulable` (cordoned) or tainted `ToBeDeletedByClusterAutoscaler`.
+    pub unschedulable: bool,
+    /// Creation time of the Node object.
+    pub created_at: Timestamp,
+}
+
+/// Pod lifecycle phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PodPhase {
+    /// Not yet running (pending scheduling or starting).
+    Pending,
+    /// Running.
+    Running,
+    /// Finished successfully; holds no resources.
+    Succeeded,
+    /// Finished with failure; holds no resources.
+    Failed,
+    /// Phase not reported.
+    Unknown,
+}
+
+impl PodPhase {
+    /// Whether the pod has finished (and no longer holds resources on its node).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, PodPhase::Succeeded | PodPhase::Failed)
+    }
+}
+
+/// A pod as the autoscaler sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterPod {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Scheduling view of the pod (requests, selectors, tolerations, …).
+    pub spec: PodSpec,
+    /// Node the pod is bound to, if any.
+    pub node_name: Option<String>,
+    /// Lifecycle phase.
+    pub phase: PodPhase,
+    /// Set when the scheduler reported PodScheduled=False with reason Unschedulable (the transition time).
+    pub unschedulable_since: Option<Timestamp>,
+    /// Kind of the controlling owner: `ReplicaSet`, `DaemonSet`, `StatefulSet`, `Job`, `Node` (mirror pod)…
+    pub controller_kind: Option<String>,
+    /// The `cluster-autoscaler.kubernetes.io/safe-to-evict` annotation, if set.
+    pub safe_to_evict: Option<bool>,
+    /// Uses an `emptyDir` (not in memory) or `hostPath` volume.
+    pub has_local_storage: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl ClusterPod {
+    /// Whether this pod belongs to a DaemonSet or is a mirror (static) pod: it is not moved on scale-down.
+    pub fn is_daemon(&self) -> bool {
+        matches!(
+            self.controller_kind.as_deref(),
+            Some("DaemonSet") | Some("Node")
+        )
+    }
+}
+
+/// A PodDisruptionBudget, reduced to what scale-down needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DisruptionBudget {
+    /// Namespace (a PDB only covers pods of its namespace).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Which pods it covers.
+    pub selector: LabelSelector,
+    /// `status.disruptionsAllowed`.
+    pub disruptions_allowed: u32,
+}
+
+/// Errors from a [`ClusterSource`] or [`ClusterActions`].
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A Kubernetes API call failed.
+    #[error("kubernetes call {operation} failed: {source}")]
+    Api {
+        /// The operation, e.g. `evict pod`.
+        operation: String,
+        /// What went wrong underneath.
+        #[source]
+        source: BoxError,
+    },
+    /// The cluster state is not available yet (reflectors not synced).
+    #[error("cluster state not ready: {0}")]
+    NotReady(String),
+    /// The object does not exist (any more).
+    #[error("{kind} {name} not found")]
+    NotFound {
+        /// Object kind, e.g. `Pod`.
+        kind: String,
+        /// `namespace/name` or `name`.
+        name: String,
+    },
+    /// The Eviction API refused because a PodDisruptionBudget does not allow it right now (HTTP 429).
+    #[error("eviction of {namespace}/{name} blocked by a disruption budget")]
+    EvictionBlocked {
+        /// Pod namespace.
+        namespace: String,
+        /// Pod name.
+        name: String,
+    },
+}
+
+impl ClusterError {
+    /// A short fixed label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ClusterError::Api { .. } => "api",
+            ClusterError::NotReady(_) => "not_ready",
+            ClusterError::NotFound { .. } => "not_found",
+            ClusterError::EvictionBlocked { .. } => "eviction_blocked",
+        }
+    }
+}
+
+/// Source of cluster state. Synchronous: reflector stores or simulator state are read in memory.
+pub trait ClusterSource {
+    /// The current state of nodes, pods and PDBs.
+    fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError>;
+}
+
+/// The object an [`Event`] is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectRef {
+    /// A pod.
+    Pod {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// A node.
+    Node {
+        /// Name.
+        name: String,
+    },
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectRef::Pod { namespace, name } => write!(f, "pod {namespace}/{name}"),
+            ObjectRef::Node { name } => write!(f, "node {name}"),
+        }
+    }
+}
+
+/// Reason of an [`Event`]: the names upstream users already know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventReason {
+    /// On a pod: a scale-up was started that will make room for it.
+    TriggeredScaleUp,
+    /// On a pod: no node group can run it (the message says why).
+    NotTriggerScaleUp,
+    /// On a node: the autoscaler is removing it.
+    ScaleDown,
+    /// On a node: a started scale-down was abandoned (eviction refused, drain too slow, …).
+    ScaleDownFailed,
+    /// On a pod: the adapter could not convert it (malformed), so it was skipped.
+    InvalidPod,
+}
+
+impl EventReason {
+    /// The Kubernetes `reason` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventReason::TriggeredScaleUp => "TriggeredScaleUp",
+            EventReason::NotTriggerScaleUp => "NotTriggerScaleUp",
+            EventReason::ScaleDown => "ScaleDown",
+            EventReason::ScaleDownFailed => "ScaleDownFailed",
+            EventReason::InvalidPod => "InvalidPod",
+        }
+    }
+}
+
+impl fmt::Display for EventReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Kubernetes Event to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What the event is about.
+    pub object: ObjectRef,
+    /// `type: Warning` instead of `Normal`.
+    pub warning: bool,
+    /// Short machine-readable reason.
+    pub reason: EventReason,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// Actions on the cluster.
+#[allow(async_fn_in_trait)]
+pub trait ClusterActions {
+    /// Evicts a pod through the Eviction API (the API server enforces PDBs).
+    async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError>;
+    /// Taints the node `ToBeDeletedByClusterAutoscaler:NoSchedule` and cordons it.
+    async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError>;
+    /// Removes the taint and uncordons the node.
+    async fn unmark_for_deletion(&self, node: &str) -> Result<(), ClusterError>;
+    /// Records an Event.
+    async fn record_event(&self, event: &Event) -> Result<(), ClusterError>;
+    /// Writes the status report (the `cluster-autoscaler-status` ConfigMap).
+    async fn write_status(&self, status: &StatusReport) -> Result<(), ClusterError>;
+}

@@ -1,0 +1,597 @@
+//! The indexed placement engine behind packing, `find_fit` and `reschedule`.
+//!
+//! Pods are grouped into equivalence classes (identical scheduling requirements), so a class
+//! checks a node at most once for every reason that can only get worse as pods are added
+//! (resources, selectors, taints, ports, anti-affinity): a per-class cursor skips those nodes.
+//! Anti-affinity and spread use counts per node and per zone of the selectors involved,
+//! computed once from the cluster's label index, never by scanning all pods.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use super::cluster_state::{ClusterState, NodeEntry, NodeId};
+use super::model::{HostPort, LabelSelector, NodeSpec, PodSpec, WhenUnsatisfiable};
+use super::predicates::{Unfit, node_affinity_matches, port_conflict, static_fit_ok};
+use crate::resources::Resources;
+
+/// A selector whose matches the simulation counts (anti-affinity term or spread selector).
+pub(crate) struct Tracked<'a> {
+    namespace: &'a str,
+    selector: &'a LabelSelector,
+}
+
+/// One zone spread rule of a class (DoNotSchedule only).
+pub(crate) struct SpreadRule {
+    pub(crate) tracked: usize,
+    pub(crate) max_skew: u32,
+    pub(crate) self_match: bool,
+}
+
+/// Pods with identical scheduling requirements.
+pub(crate) struct Class {
+    /// Index (into the simulated pods) of the first member, which stands for all.
+    pub(crate) rep: usize,
+    /// Member indexes, ascending.
+    pub(crate) members: Vec<usize>,
+    /// Tracked selectors of the class's own anti-affinity terms.
+    pub(crate) own_terms: Vec<usize>,
+    /// Tracked anti-affinity terms (of bound or simulated pods) that match this class.
+    pub(crate) blocked_by: Vec<usize>,
+    /// Tracked selectors that count this class's pods.
+    pub(crate) counted_in: Vec<usize>,
+    /// Zone spread rules.
+    pub(crate) spread: Vec<SpreadRule>,
+    /// For spread classes: zones (by id) that are spread domains for this class.
+    pub(crate) eligible_zones: Vec<bool>,
+}
+
+/// Counts that change as pods are placed, on top of (or instead of) the cluster's.
+#[derive(Clone, Default)]
+pub(crate) struct Counts {
+    /// Per tracked selector: matching pods per node.
+    pub(crate) matches: Vec<HashMap<u32, u32>>,
+    /// Per tracked selector: pods holding it as anti-affinity term, per node.
+    pub(crate) holders: Vec<HashMap<u32, u32>>,
+    /// Per tracked selector: matching pods per zone id.
+    pub(crate) zones: Vec<Vec<u32>>,
+}
+
+impl Counts {
+    fn new(tracked: usize, zones: usize) -> Self {
+        Self {
+            matches: vec![HashMap::new(); tracked],
+            holders: vec![HashMap::new(); tracked],
+            zones: vec![vec![0; zones]; tracked],
+        }
+    }
+
+    fn get(map: &[HashMap<u32, u32>], t: usize, node: u32) -> u32 {
+        map.get(t).and_then(|m| m.get(&node)).copied().unwrap_or(0)
+    }
+
+    /// Records a pod of `class` placed on `node` in `zone`.
+    pub(crate) fn record(&mut self, class: &Class, node: u32, zone: Option<u32>) {
+        for &t in &class.counted_in {
+            if let Some(m) = self.matches.get_mut(t) {
+                *m.entry(node).or_insert(0) += 1;
+            }
+            if let (Some(z), Some(zs)) = (zone, self.zones.get_mut(t))
+                && let Some(c) = zs.get_mut(z as usize)
+            {
+                *c += 1;
+            }
+        }
+        for &t in &class.own_terms {
+            if let Some(h) = self.holders.get_mut(t) {
+                *h.entry(node).or_insert(0) += 1;
+            }
+        }
+    }
+}
+
+/// Result of placing pods onto existing nodes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ExistingOutcome {
+    /// `(pod index, node)` in placement order.
+    pub(crate) placements: Vec<(usize, NodeId)>,
+    /// Pods that fit no existing node, ascending.
+    pub(crate) remaining: Vec<usize>,
+    /// Zone counts per tracked selector after the placements.
+    pub(crate) zone_counts: Vec<Vec<u32>>,
+}
+
+/// Scheduling-relevant identity of a pod: everything but its name.
+struct Requirements<'a>(&'a PodSpec);
+
+impl PartialEq for Requirements<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_requirements(other.0)
+    }
+}
+
+impl Eq for Requirements<'_> {}
+
+impl Hash for Requirements<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let p = self.0;
+        p.namespace.hash(state);
+        p.requests.hash(state);
+        p.labels.hash(state);
+        p.node_selector.hash(state);
+        p.required_node_affinity.hash(state);
+        p.tolerations.hash(state);
+        p.host_ports.hash(state);
+        p.volume_zone.hash(state);
+        p.anti_affinity.hash(state);
+        p.topology_spread.hash(state);
+    }
+}
+
+/// A share of `reference` (infinite when the reference has none of a requested resource).
+fn share(request: i64, reference: i64) -> f64 {
+    match (request > 0, reference > 0) {
+        (false, _) => 0.0,
+        (true, false) => f64::INFINITY,
+        (true, true) => request as f64 / reference as f64,
+    }
+}
+
+/// Dominant-resource size of `request` relative to `reference` (the largest share).
+pub(crate) fn dominant_share(request: &Resources, reference: &Resources) -> f64 {
+    let mut s = share(request.cpu_millis, reference.cpu_millis)
+        .max(share(request.memory_bytes, reference.memory_bytes))
+        .max(share(
+            request.ephemeral_storage_bytes,
+            reference.ephemeral_storage_bytes,
+        ));
+    for (name, amount) in &request.extended {
+        s = s.max(share(*amount, reference.extended(name)));
+    }
+    s
+}
+
+/// The simulation context: classes and base counts for a set of pods on a cluster.
+pub(crate) struct Simulation<'a> {
+    pub(crate) cluster: &'a ClusterState,
+    pub(crate) pods: &'a [PodSpec],
+    pub(crate) excluded: Option<u32>,
+    pub(crate) classes: Vec<Class>,
+    pub(crate) tracked: Vec<Tracked<'a>>,
+    /// Counts from bound pods (excluding the excluded node's).
+    pub(crate) base: Counts,
+}
+
+impl<'a> Simulation<'a> {
+    /// Groups `pods` into classes and counts the bound pods for every selector involved.
+    pub(crate) fn new(
+        cluster: &'a ClusterState,
+        pods: &'a [PodSpec],
+        excluded: Option<u32>,
+    ) -> Self {
+        let mut sim = Simulation {
+            cluster,
+            pods,
+            excluded,
+            classes: Vec::new(),
+            tracked: Vec::new(),
+            base: Counts::default(),
+        };
+        sim.build_classes();
+        sim.track_selectors();
+        sim.base = sim.count_bound();
+        sim.link_classes();
+        sim
+    }
+
+    fn build_classes(&mut self) {
+        let mut by_req: HashMap<Requirements<'a>, usize> = HashMap::new();
+        let pods = self.pods;
+        for (i, pod) in pods.iter().enumerate() {
+            let next = self.classes.len();
+            let c = *by_req.entry(Requirements(pod)).or_insert(next);
+            if c == next {
+                self.classes.push(Class {
+                    rep: i,
+                    members: Vec::new(),
+                    own_terms: Vec::new(),
+                    blocked_by: Vec::new(),
+                    counted_in: Vec::new(),
+                    spread: Vec::new(),
+                    eligible_zones: Vec::new(),
+                });
+            }
+            if let Some(class) = self.classes.get_mut(c) {
+                class.members.push(i);
+            }
+        }
+    }
+
+    fn track(&mut self, namespace: &'a str, selector: &'a LabelSelector) -> usize {
+        if let Some(i) = self
+            .tracked
+            .iter()
+            .position(|t| t.namespace == namespace && t.selector == selector)
+        {
+            return i;
+        }
+        self.tracked.push(Tracked {
+            namespace,
+            selector,
+        });
+        self.tracked.len() - 1
+    }
+
+    /// Tracks the classes' own terms and spread selectors, and bound terms matching a class.
+    fn track_selectors(&mut self) {
+        let pods = self.pods;
+        let cluster = self.cluster;
+        for ci in 0..self.classes.len() {
+            let Some(pod) = self.classes.get(ci).and_then(|c| pods.get(c.rep)) else {
+                continue;
+            };
+            let own: Vec<usize> = pod
+                .anti_affinity
+                .iter()
+                .map(|s| self.track(&pod.namespace, s))
+                .collect();
+            let mut spread = Vec::new();
+            for c in &pod.topology_spread {
+                if c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule {
+                    spread.push(SpreadRule {
+                        tracked: self.track(&pod.namespace, &c.selector),
+                        max_skew: c.max_skew,
+                        self_match: c.selector.matches(&pod.labels),
+                    });
+                }
+            }
+            for term in cluster.terms.matching(&pod.namespace, &pod.labels) {
+                self.track(&pod.namespace, &term.selector);
+            }
+            if let Some(class) = self.classes.get_mut(ci) {
+                class.own_terms = own;
+                class.spread = spread;
+            }
+        }
+    }
+
+    /// Counts bound pods (off the excluded node) for every tracked selector.
+    fn count_bound(&self) -> Counts {
+        let cluster = self.cluster;
+        let mut counts = Counts::new(self.tracked.len(), cluster.zones.len());
+        for (t, tr) in self.tracked.iter().enumerate() {
+            for set in cluster.labels.candidates(tr.namespace, tr.selector) {
+                for slot in set {
+                    let Some(Some(bound)) = cluster.pods.get(*slot as usize) else {
+                        continue;
+                    };
+                    if Some(bound.node) == self.excluded || !tr.selector.matches(&bound.spec.labels)
+                    {
+                        continue;
+                    }
+                    *counts.matches[t].entry(bound.node).or_insert(0) += 1;
+                    let zone = cluster
+                        .nodes
+                        .get(bound.node as usize)
+                        .and_then(|e| e.as_ref()?.zone);
+                    if let Some(c) = zone.and_then(|z| counts.zones[t].get_mut(z as usize)) {
+                        *c += 1;
+                    }
+                }
+            }
+            for term in cluster.terms.matching_selector(tr.namespace, tr.selector) {
+                for (node, n) in &term.holders {
+                    if Some(*node) != self.excluded {
+                        *counts.holders[t].entry(*node).or_insert(0) += n;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    /// Fills each class's `counted_in`, `blocked_by` and spread domains.
+    fn link_classes(&mut self) {
+        let is_term: Vec<bool> = (0..self.tracked.len())
+            .map(|t| {
+                self.base.holders.get(t).is_some_and(|h| !h.is_empty())
+                    || self.classes.iter().any(|c| c.own_terms.contains(&t))
+            })
+            .collect();
+        let pods = self.pods;
+        for ci in 0..self.classes.len() {
+            let Some(pod) = self.classes.get(ci).and_then(|c| pods.get(c.rep)) else {
+                continue;
+            };
+            let mut counted_in = Vec::new();
+            let mut blocked_by = Vec::new();
+            for (t, tr) in self.tracked.iter().enumerate() {
+                if tr.namespace == pod.namespace && tr.selector.matches(&pod.labels) {
+                    counted_in.push(t);
+                    if is_term.get(t).copied().unwrap_or(false) {
+                        blocked_by.push(t);
+                    }
+                }
+            }
+            let eligible = if pod.topology_spread.is_empty() {
+                Vec::new()
+            } else {
+                self.spread_domains(pod)
+            };
+            if let Some(class) = self.classes.get_mut(ci) {
+                class.counted_in = counted_in;
+                class.blocked_by = blocked_by;
+                class.eligible_zones = eligible;
+            }
+        }
+    }
+
+    /// Zones with a node (other than the excluded one) the pod's node selector/affinity accepts.
+    fn spread_domains(&self, pod: &PodSpec) -> Vec<bool> {
+        let zones = &self.cluster.zones;
+        (0..zones.len())
+            .map(|z| {
+                let z = u32::try_from(z).unwrap_or(u32::MAX);
+                zones.nodes(z).iter().any(|slot| {
+                    Some(*slot) != self.excluded
+                        && self
+                            .cluster
+                            .nodes
+                            .get(*slot as usize)
+                            .and_then(Option::as_ref)
+                            .is_some_and(|e| node_affinity_matches(pod, &e.spec))
+                })
+            })
+            .collect()
+    }
+
+    /// The representative pod of a class.
+    pub(crate) fn rep(&self, class: &Class) -> &'a PodSpec {
+        let pods: &'a [PodSpec] = self.pods;
+        &pods[class.rep]
+    }
+
+    /// Classes ordered largest first by dominant share of `reference`, ties by first appearance.
+    pub(crate) fn class_order(&self, reference: &Resources) -> Vec<usize> {
+        let sizes: Vec<f64> = self
+            .classes
+            .iter()
+            .map(|c| dominant_share(&self.rep(c).requests, reference))
+            .collect();
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        order.sort_by(|a, b| sizes[*b].total_cmp(&sizes[*a]).then(a.cmp(b)));
+        order
+    }
+
+    /// Which zones (by id, `zone_counts` indexed alike) the next pod of `class` may go to
+    /// under its spread rules; `eligible` marks the domains.
+    pub(crate) fn allowed_zones(
+        class: &Class,
+        zone_counts: &[Vec<u32>],
+        eligible: &[bool],
+    ) -> Vec<bool> {
+        let mut allowed: Vec<bool> = eligible.to_vec();
+        for rule in &class.spread {
+            let counts = zone_counts
+                .get(rule.tracked)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let count = |z: usize| i64::from(counts.get(z).copied().unwrap_or(0));
+            let min = (0..eligible.len())
+                .filter(|z| eligible[*z])
+                .map(count)
+                .min()
+                .unwrap_or(0);
+            for (z, ok) in allowed.iter_mut().enumerate() {
+                let after = count(z) + i64::from(rule.self_match);
+                if after - min > i64::from(rule.max_skew) {
+                    *ok = false;
+                }
+            }
+        }
+        allowed
+    }
+
+    /// Places the pods onto existing nodes, first-fit decreasing.
+    pub(crate) fn place_on_existing(&self) -> ExistingOutcome {
+        let cluster = self.cluster;
+        let live: Vec<(u32, &NodeEntry)> = cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((u32::try_from(i).ok()?, e.as_ref()?)))
+            .filter(|(i, _)| Some(*i) != self.excluded)
+            .collect();
+        let mut reference = Resources::zero();
+        for (_, e) in &live {
+            let a = &e.spec.allocatable;
+            reference.cpu_millis = reference.cpu_millis.max(a.cpu_millis);
+            reference.memory_bytes = reference.memory_bytes.max(a.memory_bytes);
+            reference.ephemeral_storage_bytes = reference
+                .ephemeral_storage_bytes
+                .max(a.ephemeral_storage_bytes);
+        }
+        let mut state = ExistingState {
+            counts: Counts {
+                matches: vec![HashMap::new(); self.tracked.len()],
+                holders: vec![HashMap::new(); self.tracked.len()],
+                zones: self.base.zones.clone(),
+            },
+            overlay_of: vec![u32::MAX; cluster.nodes.len()],
+            overlays: Vec::new(),
+        };
+        let mut outcome = ExistingOutcome::default();
+        for ci in self.class_order(&reference) {
+            let class = &self.classes[ci];
+            self.place_class_on_existing(class, &live, &mut state, &mut outcome);
+        }
+        outcome.remaining.sort_unstable();
+        outcome.zone_counts = state.counts.zones;
+        outcome
+    }
+
+    fn place_class_on_existing(
+        &self,
+        class: &Class,
+        live: &[(u32, &NodeEntry)],
+        state: &mut ExistingState,
+        outcome: &mut ExistingOutcome,
+    ) {
+        let mut cursor = 0usize;
+        // Nodes past the cursor known to fail for a reason that only gets worse.
+        let mut dead = vec![
+            false;
+            if class.spread.is_empty() {
+                0
+            } else {
+                live.len()
+            }
+        ];
+        for &pod_index in &class.members {
+            let allowed = (!class.spread.is_empty())
+                .then(|| Self::allowed_zones(class, &state.counts.zones, &class.eligible_zones));
+            let mut found = None;
+            let mut i = cursor;
+            while let Some((slot, entry)) = live.get(i) {
+                if dead.get(i).copied().unwrap_or(false) {
+                    i += 1;
+                    continue;
+                }
+                match self.check_existing(class, *slot, entry, state, allowed.as_deref()) {
+                    Ok(()) => {
+                        found = Some(i);
+                        break;
+                    }
+                    Err(Miss::Spread) => {}
+                    Err(Miss::Monotone) if i == cursor => cursor += 1,
+                    Err(Miss::Monotone) => {
+                        if let Some(d) = dead.get_mut(i) {
+                            *d = true;
+                        }
+                    }
+                }
+                i += 1;
+            }
+            match found.and_then(|i| live.get(i)) {
+                Some((slot, entry)) => {
+                    state.apply(self.rep(class), class, *slot, entry);
+                    outcome.placements.push((pod_index, NodeId(*slot)));
+                }
+                None => outcome.remaining.push(pod_index),
+            }
+        }
+    }
+
+    /// Every predicate for the class on an existing node, cheapest and likeliest failures
+    /// first, without allocating (no reason is needed here).
+    fn check_existing(
+        &self,
+        class: &Class,
+        slot: u32,
+        entry: &NodeEntry,
+        state: &ExistingState,
+        allowed_zones: Option<&[bool]>,
+    ) -> Result<(), Miss> {
+        let pod = self.rep(class);
+        if let Some(allowed) = allowed_zones
+            && !entry
+                .zone
+                .is_some_and(|z| allowed.get(z as usize).copied().unwrap_or(false))
+        {
+            return Err(Miss::Spread);
+        }
+        let overlay = state.overlay(slot);
+        let used = overlay.map_or(&entry.used, |o| &o.used);
+        if !used.fits_with(&pod.requests, &entry.spec.allocatable)
+            || !static_fit_ok(pod, &entry.spec)
+        {
+            return Err(Miss::Monotone);
+        }
+        if !pod.host_ports.is_empty() {
+            let extra = overlay.map_or(&[][..], |o| o.ports.as_slice());
+            if port_conflict(&pod.host_ports, &entry.ports).is_some()
+                || port_conflict(&pod.host_ports, extra).is_some()
+            {
+                return Err(Miss::Monotone);
+            }
+        }
+        self.check_terms(class, slot, &state.counts)
+            .map_err(|_| Miss::Monotone)
+    }
+
+    /// Anti-affinity both ways from base counts plus `delta`.
+    pub(crate) fn check_terms(
+        &self,
+        class: &Class,
+        node: u32,
+        delta: &Counts,
+    ) -> Result<(), Unfit> {
+        for &t in &class.own_terms {
+            if Counts::get(&self.base.matches, t, node) + Counts::get(&delta.matches, t, node) > 0 {
+                return Err(Unfit::AntiAffinity);
+            }
+        }
+        for &t in &class.blocked_by {
+            if Counts::get(&self.base.holders, t, node) + Counts::get(&delta.holders, t, node) > 0 {
+                return Err(Unfit::ExistingAntiAffinity);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The spread failure for a node (its zone, the tightest maxSkew).
+pub(crate) fn spread_unfit(node: &NodeSpec, class: &Class) -> Unfit {
+    Unfit::TopologySpread {
+        zone: node.zone().unwrap_or_default().to_owned(),
+        max_skew: class.spread.iter().map(|r| r.max_skew).min().unwrap_or(0),
+    }
+}
+
+/// Why an existing node was skipped: spread may change as pods are placed, the rest only
+/// gets worse.
+enum Miss {
+    Spread,
+    Monotone,
+}
+
+/// What placements changed on one existing node.
+struct Overlay {
+    used: Resources,
+    ports: Vec<HostPort>,
+}
+
+/// Mutable state of the existing-node phase.
+struct ExistingState {
+    counts: Counts,
+    overlay_of: Vec<u32>,
+    overlays: Vec<Overlay>,
+}
+
+impl ExistingState {
+    fn overlay(&self, slot: u32) -> Option<&Overlay> {
+        let i = *self.overlay_of.get(slot as usize)?;
+        self.overlays.get(i as usize)
+    }
+
+    fn apply(&mut self, pod: &PodSpec, class: &Class, slot: u32, entry: &NodeEntry) {
+        let idx = match self.overlay_of.get(slot as usize) {
+            Some(i) if *i != u32::MAX => *i as usize,
+            _ => {
+                self.overlays.push(Overlay {
+                    used: entry.used.clone(),
+                    ports: Vec::new(),
+                });
+                let i = self.overlays.len() - 1;
+                if let Some(o) = self.overlay_of.get_mut(slot as usize) {
+                    *o = u32::try_from(i).unwrap_or(u32::MAX);
+                }
+                i
+            }
+        };
+        if let Some(o) = self.overlays.get_mut(idx) {
+            o.used.add_assign_saturating(&pod.requests);
+            o.ports.extend_from_slice(&pod.host_ports);
+        }
+        self.counts.record(class, slot, entry.zone);
+    }
+}

@@ -1,0 +1,154 @@
+//! The collection side in one piece: HPA watch → collector configs → scheduler → store, with
+//! the pod watch, Warning Events and `/debug/collectors`. `app.rs` builds a [`Collection`],
+//! mounts [`Collection::debug`] and runs it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde_json::Value;
+use tidal_core::Timestamp;
+
+use crate::cluster::KubeCluster;
+use crate::collector::{Backends, CollectError};
+use crate::config::CollectionSettings;
+use crate::debug_collectors::debug_collectors_json;
+use crate::events::{EventSink, QueuedEvents, Warning, run_event_publisher};
+use crate::hpa_watch::run_hpa_watch;
+use crate::metrics::{Clock, Metrics};
+use crate::pod_watch::{PodIndex, run_pod_watch};
+use crate::scheduler::{Scheduler, SchedulerDeps};
+use crate::store::MetricStore;
+
+/// Warnings waiting for the API; more are dropped (and logged) rather than blocking.
+const EVENT_QUEUE: usize = 1024;
+
+/// Why collection could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectionError {
+    /// A shared client could not be built.
+    #[error("cannot set up collectors: {0}")]
+    Setup(#[source] CollectError),
+}
+
+/// Read access to the collectors' state for `/debug/collectors`.
+#[derive(Clone, Debug)]
+pub struct DebugCollectors {
+    scheduler: Scheduler,
+}
+
+impl DebugCollectors {
+    /// The `/debug/collectors` JSON body at `now`.
+    pub fn json(&self, now: Timestamp) -> Value {
+        debug_collectors_json(&self.scheduler, now)
+    }
+}
+
+/// The wall clock as [`Timestamp`].
+pub fn wall_clock() -> Clock {
+    Arc::new(|| Timestamp::from_millis(chrono::Utc::now().timestamp_millis()))
+}
+
+/// Everything the collection side runs.
+pub struct Collection {
+    client: kube::Client,
+    store: MetricStore,
+    settings: CollectionSettings,
+    scheduler: Scheduler,
+    pods: PodIndex,
+    events: QueuedEvents,
+    event_rx: tokio::sync::mpsc::Receiver<Warning>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("scheduler", &self.scheduler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collection {
+    /// Sets up clients and the scheduler; nothing runs until [`Collection::run`].
+    pub fn new(
+        client: kube::Client,
+        store: MetricStore,
+        settings: CollectionSettings,
+        metrics: Metrics,
+    ) -> Result<Self, CollectionError> {
+        let pods = PodIndex::new();
+        let cluster = Arc::new(KubeCluster::new(client.clone(), pods.clone()));
+        let backends = Backends::new(cluster, &settings).map_err(CollectionError::Setup)?;
+        let (events, event_rx) = QueuedEvents::new(EVENT_QUEUE);
+        let scheduler = Scheduler::new(SchedulerDeps {
+            store: store.clone(),
+            metrics,
+            factory: Arc::new(backends),
+            events: Arc::new(events.clone()),
+            clock: wall_clock(),
+            max_concurrent: settings.max_concurrent_collections,
+        });
+        Ok(Self {
+            client,
+            store,
+            settings,
+            scheduler,
+            pods,
+            events,
+            event_rx,
+        })
+    }
+
+    /// Handle for `/debug/collectors`.
+    pub fn debug(&self) -> DebugCollectors {
+        DebugCollectors {
+            scheduler: self.scheduler.clone(),
+        }
+    }
+
+    /// Watches HPAs and pods, collects, and publishes Events until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let shutdown = shutdown.boxed().shared();
+        let events: Arc<dyn EventSink> = Arc::new(self.events);
+        let tasks = [
+            tokio::spawn(run_pod_watch(
+                self.client.clone(),
+                self.pods,
+                self.store,
+                shutdown.clone(),
+            )),
+            tokio::spawn(run_hpa_watch(
+                self.client.clone(),
+                self.scheduler.clone(),
+                events,
+                self.settings,
+                shutdown.clone(),
+            )),
+            tokio::spawn(run_event_publisher(
+                self.client,
+                self.event_rx,
+                shutdown.clone(),
+            )),
+        ];
+        self.scheduler.run(shutdown).await;
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "collection task failed");
+            }
+        }
+    }
+}
+
+/// Builds a [`Collection`] and runs it until `shutdown` resolves.
+pub async fn run_collection(
+    client: kube::Client,
+    store: MetricStore,
+    settings: CollectionSettings,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), CollectionError> {
+    Collection::new(client, store, settings, metrics)?
+        .run(shutdown)
+        .await;
+    Ok(())
+}

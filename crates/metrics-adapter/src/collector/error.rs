@@ -1,0 +1,199 @@
+//! Why a collection produced no value.
+
+use std::time::Duration;
+
+/// A failed collection. No value is written for it: the old one expires by its TTL and the HPA
+/// sees "no metric", which makes it hold instead of scaling on a made-up number.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// An HTTP client could not be built.
+    #[error("cannot build the {what}: {source}")]
+    ClientSetup {
+        /// Which client.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The HTTP request failed (connect error, timeout, reset).
+    #[error("GET {url}: {source}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with a non-success status.
+    #[error("GET {url}: HTTP status {status}")]
+    HttpStatus {
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body is not JSON.
+    #[error("GET {url}: body is not JSON: {source}")]
+    Json {
+        /// The URL requested.
+        url: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The JSONPath matched nothing.
+    #[error("GET {url}: JSONPath {path} matched nothing")]
+    NoMatch {
+        /// The URL requested.
+        url: String,
+        /// The JSONPath.
+        path: String,
+    },
+    /// The JSONPath matched a non-numeric value.
+    #[error("GET {url}: JSONPath {path} matched {found}, not a number")]
+    NotNumber {
+        /// The URL requested.
+        url: String,
+        /// The JSONPath.
+        path: String,
+        /// The matched JSON, shortened.
+        found: String,
+    },
+    /// The JSONPath matched several values and no aggregator was configured.
+    #[error(
+        "GET {url}: JSONPath {path} matched {count} values; set an aggregator (avg, max, min, sum)"
+    )]
+    Ambiguous {
+        /// The URL requested.
+        url: String,
+        /// The JSONPath.
+        path: String,
+        /// How many values matched.
+        count: usize,
+    },
+    /// Every selected pod failed.
+    #[error("all {failed} ready pods failed; first error: {first}")]
+    AllPodsFailed {
+        /// How many pods were asked.
+        failed: usize,
+        /// The first pod's error.
+        #[source]
+        first: Box<CollectError>,
+    },
+    /// The scale target's selector selects every pod of the namespace.
+    #[error("{what} has an empty selector; refusing to read every pod of the namespace")]
+    EmptySelector {
+        /// The workload.
+        what: String,
+    },
+    /// A value is NaN or infinite.
+    #[error("{what}: value {value} is not a finite number")]
+    NotFinite {
+        /// Which query or path.
+        what: String,
+        /// The value as text.
+        value: String,
+    },
+    /// The Prometheus query failed.
+    #[error("Prometheus {server}: query {query:?}: {source}")]
+    Prometheus {
+        /// The server.
+        server: String,
+        /// The query.
+        query: String,
+        /// The cause.
+        #[source]
+        source: prometheus_http_query::Error,
+    },
+    /// The query returned no series.
+    #[error("Prometheus {server}: query {query:?} returned no data")]
+    EmptyResult {
+        /// The server.
+        server: String,
+        /// The query.
+        query: String,
+    },
+    /// The query returned more than one series or a range vector.
+    #[error(
+        "Prometheus {server}: query {query:?} returned {found}; expected a scalar or one series"
+    )]
+    NotOneValue {
+        /// The server.
+        server: String,
+        /// The query.
+        query: String,
+        /// What came back.
+        found: String,
+    },
+    /// An Ingress or RouteGroup cannot be measured.
+    #[error("{object}: {problem}")]
+    Routing {
+        /// `kind namespace/name`.
+        object: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A Kubernetes API call failed.
+    #[error("{what}: {source}")]
+    Kubernetes {
+        /// What was read.
+        what: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// An AWS call failed.
+    #[error("SQS {region} queue {queue:?}: {operation}: {message}")]
+    Aws {
+        /// The region.
+        region: String,
+        /// The queue name.
+        queue: String,
+        /// The API operation.
+        operation: &'static str,
+        /// The SDK's error with its details.
+        message: String,
+    },
+    /// The collection did not finish in time.
+    #[error("collection did not finish within {after:?}")]
+    Timeout {
+        /// The deadline.
+        after: Duration,
+    },
+    /// `per-replica` with zero current replicas.
+    #[error("per-replica: the HPA reports no current replicas to divide by")]
+    NoReplicas,
+    /// The collector produced values of the wrong shape for the metric (a bug).
+    #[error("collector produced {found} for a {expected} metric")]
+    Shape {
+        /// What the metric needs.
+        expected: &'static str,
+        /// What came.
+        found: &'static str,
+    },
+}
+
+impl CollectError {
+    /// A bounded label for metrics: the kind of failure, never free text.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CollectError::ClientSetup { .. } | CollectError::Shape { .. } => "internal",
+            CollectError::Http { source, .. } if source.is_timeout() => "timeout",
+            CollectError::Http { .. } => "connect",
+            CollectError::HttpStatus { .. } => "http_status",
+            CollectError::Json { .. }
+            | CollectError::NoMatch { .. }
+            | CollectError::NotNumber { .. }
+            | CollectError::Ambiguous { .. } => "bad_response",
+            CollectError::AllPodsFailed { first, .. } => first.reason(),
+            CollectError::EmptySelector { .. } | CollectError::Routing { .. } => "config",
+            CollectError::NotFinite { .. } => "not_finite",
+            CollectError::Prometheus { .. } => "backend",
+            CollectError::EmptyResult { .. } | CollectError::NotOneValue { .. } => "no_data",
+            CollectError::Kubernetes { .. } => "kubernetes",
+            CollectError::Aws { .. } => "aws",
+            CollectError::Timeout { .. } => "timeout",
+            CollectError::NoReplicas => "no_replicas",
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Collectors: one type per backend behind the [`Collector`] trait.
+//!
+//! A collector is built once per distinct [`Source`] (so HPAs asking the same question share it)
+//! and asked to [`Collector::collect`] on every interval. It returns raw values; the scheduler
+//! turns them into each HPA's samples.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tidal_core::Timestamp;
+
+use crate::cluster::ClusterView;
+use crate::config::{CollectionSettings, Source};
+
+mod error;
+pub mod json_path;
+pub mod prometheus;
+pub mod requests_per_second;
+pub mod sqs;
+
+pub use error::CollectError;
+
+/// A value read from one pod.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodValue {
+    /// Pod name.
+    pub name: String,
+    /// Pod labels (matched against the HPA's `labelSelector`).
+    pub labels: BTreeMap<String, String>,
+    /// The value.
+    pub value: f64,
+}
+
+/// What one collection produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Collected {
+    /// One value (object and external metrics).
+    Value(f64),
+    /// One value per pod that answered (pods metrics).
+    PerPod(Vec<PodValue>),
+}
+
+/// One backend query, repeated every interval.
+pub trait Collector: Send + Sync {
+    /// Queries the backend once. `now` is the wall-clock time of the collection.
+    fn collect(&self, now: Timestamp) -> BoxFuture<'_, Result<Collected, CollectError>>;
+}
+
+/// Shared clients collectors are built from.
+pub struct Backends {
+    /// The cluster: pods, scale targets, Ingresses and RouteGroups.
+    pub cluster: Arc<dyn ClusterView>,
+    /// SQS clients per region and cached queue URLs.
+    pub sqs: Arc<sqs::SqsClients>,
+    /// HTTP client for Prometheus (proxy settings from the environment apply).
+    pub prometheus_http: reqwest::Client,
+    /// PromQL template of the requests-per-second collector.
+    pub rps_query_template: String,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("rps_query_template", &self.rps_query_template)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backends {
+    /// Clients for `settings`, reading the cluster through `cluster`.
+    pub fn new(
+        cluster: Arc<dyn ClusterView>,
+        settings: &CollectionSettings,
+    ) -> Result<Self, CollectError> {
+        let prometheus_http = reqwest::Client::builder()
+            .connect_timeout(settings.default_connect_timeout)
+            .timeout(settings.default_request_timeout.max(Duration::from_secs(1)))
+            .build()
+            .map_err(|source| CollectError::ClientSetup {
+                what: "Prometheus HTTP client",
+                source,
+            })?;
+        Ok(Self {
+            cluster,
+            sqs: Arc::new(sqs::SqsClients::new(settings.aws_endpoint_url.clone())),
+            prometheus_http,
+            rps_query_template: settings.rps_query_template.clone(),
+        })
+    }
+
+    /// Builds the collector for `source`.
+    pub fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError> {
+        Ok(match source {
+            Source::PodsJsonPath(s) => Arc::new(json_path::PodsJsonPathCollector::new(
+                s.clone(),
+                self.cluster.clone(),
+            )?),
+            Source::UrlJsonPath(s) => Arc::new(json_path::UrlJsonPathCollector::new(s.clone())?),
+            Source::Prometheus(s) => Arc::new(prometheus::PrometheusCollector::new(
+                self.prometheus_http.clone(),
+                s.clone(),
+            )?),
+            Source::RequestsPerSecond(s) => {
+                Arc::new(requests_per_second::RequestsPerSecondCollector::new(
+                    self.prometheus_http.clone(),
+                    s.clone(),
+                    self.rps_query_template.clone(),
+                    self.cluster.clone(),
+                )?)
+            }
+            Source::SqsQueueLength(s) => {
+                Arc::new(sqs::SqsCollector::new(self.sqs.clone(), s.clone()))
+            }
+        })
+    }
+}
+
+/// Rejects NaN and infinities: a made-up number must never reach the HPA.
+pub(crate) fn finite(what: &str, value: f64) -> Result<f64, CollectError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(CollectError::NotFinite {
+            what: what.to_string(),
+            value: value.to_string(),
+        })
+    }
+}

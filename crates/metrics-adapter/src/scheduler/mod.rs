@@ -1,0 +1,379 @@
+//! One scheduler for every collector.
+//!
+//! - Each HPA metric subscribes to the query of its [`Source`]; equal sources (same backend and
+//!   same query/URL/queue) from different HPAs are one query, run once per interval, and the
+//!   result is written under every subscriber's [`CollectorId`].
+//! - A query runs at the shortest interval of its subscribers; its first run is delayed by a
+//!   deterministic hash of the source ([`start_offset`]) so collectors do not fire together.
+//! - Results go to the store with TTL = 3 × the subscriber's interval. A failure writes nothing
+//!   (the old value expires), records the error for `/debug/collectors` and the metrics, and
+//!   warns on the HPA once per new kind of failure.
+//! - At most `max_concurrent` collections run at once; a query still running at its next tick
+//!   skips that tick rather than piling up.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tidal_core::Timestamp;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use crate::collector::{Backends, CollectError, Collected, Collector};
+use crate::config::{CollectorConfig, HpaCollectors, HpaKey, Source};
+use crate::events::{EventSink, REASON_COLLECTION, Warning};
+use crate::metrics::{Clock, Metrics};
+use crate::store::{CollectorId, MetricStore};
+
+mod output;
+mod report;
+mod state;
+
+pub use output::{quantity, samples_for};
+pub use report::CollectorReport;
+pub use state::{CollectorStatus, start_offset};
+use state::{QueryId, State, Subscription};
+
+/// Values live for this many intervals: one or two failed collections do not drop a metric.
+pub const TTL_INTERVALS: u32 = 3;
+
+/// Builds collectors for sources ([`Backends`] in production, fakes in tests).
+pub trait CollectorFactory: Send + Sync {
+    /// The collector serving `source`.
+    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError>;
+}
+
+impl CollectorFactory for Backends {
+    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError> {
+        Backends::collector_for(self, source)
+    }
+}
+
+/// What the scheduler writes to and reads from.
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    /// Where values go.
+    pub store: MetricStore,
+    /// Collection counters.
+    pub metrics: Metrics,
+    /// Builds collectors.
+    pub factory: Arc<dyn CollectorFactory>,
+    /// Warning Events.
+    pub events: Arc<dyn EventSink>,
+    /// Wall clock for sample timestamps.
+    pub clock: Clock,
+    /// Collections running at once.
+    pub max_concurrent: usize,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Notify,
+    permits: Arc<Semaphore>,
+    deps: SchedulerDeps,
+}
+
+/// Handle to the scheduler; clones share it.
+#[derive(Clone)]
+pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Scheduler")
+            .field("subscriptions", &state.subs.len())
+            .field("queries", &state.queries.len())
+            .finish()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler with nothing to collect yet; call [`Scheduler::run`] to start it.
+    pub fn new(deps: SchedulerDeps) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+                permits: Arc::new(Semaphore::new(deps.max_concurrent.max(1))),
+                deps,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the maps consistent before anything can panic.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn build_collector(&self, source: &Source) -> Option<Arc<dyn Collector>> {
+        match self.shared.deps.factory.collector_for(source) {
+            Ok(collector) => Some(collector),
+            Err(e) => {
+                // Retried at every tick; the error is recorded there.
+                tracing::warn!(source = %source, error = %e, "cannot build collector");
+                None
+            }
+        }
+    }
+
+    /// Replaces the collectors of one HPA with `built`. Unchanged metrics keep running (and
+    /// keep their values); changed or removed ones lose their values.
+    pub fn sync_hpa(&self, built: HpaCollectors, uid: Option<String>, replicas: Option<u32>) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let key = built.hpa.clone();
+        let old_ids = state
+            .hpas
+            .get(&key)
+            .map(|e| e.ids.clone())
+            .unwrap_or_default();
+        let new_ids: BTreeSet<CollectorId> = built.configs.iter().map(|c| c.id.clone()).collect();
+        for id in old_ids.difference(&new_ids) {
+            self.drop_subscription(&mut state, id, now);
+        }
+        for config in built.configs {
+            match state.subs.get(&config.id) {
+                Some(sub) if sub.config == config => continue,
+                Some(_) => self.drop_subscription(&mut state, &config.id.clone(), now),
+                None => {}
+            }
+            state.subscribe(config, |s| self.build_collector(s), now);
+        }
+        let entry = state.hpas.entry(key).or_default();
+        entry.uid = uid;
+        entry.ids = new_ids;
+        entry.replicas = replicas;
+        entry.config_errors = built.errors;
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Updates the replica count `per-replica` metrics divide by.
+    pub fn set_replicas(&self, hpa: &HpaKey, replicas: Option<u32>) {
+        if let Some(entry) = self.lock().hpas.get_mut(hpa) {
+            entry.replicas = replicas;
+        }
+    }
+
+    /// Stops collecting for a deleted HPA and removes its values.
+    pub fn remove_hpa(&self, hpa: &HpaKey) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let Some(entry) = state.hpas.remove(hpa) else {
+            return;
+        };
+        for id in &entry.ids {
+            self.drop_subscription(&mut state, id, now);
+        }
+    }
+
+    fn drop_subscription(&self, state: &mut State, id: &CollectorId, now: Instant) {
+        let Some(config) = state.unsubscribe(id, now) else {
+            return;
+        };
+        self.shared.deps.store.remove_collector(id);
+        let collector_type = config.collector_type();
+        let still_used = state.hpas.get(&config.hpa).is_some_and(|entry| {
+            entry.ids.iter().any(|other| {
+                other != id
+                    && state
+                        .subs
+                        .get(other)
+                        .is_some_and(|s| s.config.collector_type() == collector_type)
+            })
+        });
+        if !still_used {
+            self.shared.deps.metrics.forget_hpa(
+                collector_type.as_str(),
+                &config.hpa.namespace,
+                &config.hpa.name,
+            );
+        }
+    }
+
+    /// Number of distinct queries (after de-duplication).
+    pub fn query_count(&self) -> usize {
+        self.lock().queries.len()
+    }
+
+    /// Status of one HPA metric's collections.
+    pub fn status(&self, id: &CollectorId) -> Option<CollectorStatus> {
+        self.lock().subs.get(id).map(|s| s.status.clone())
+    }
+
+    /// Runs the scheduler until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let next = self.start_due(Instant::now());
+            let wake_at = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    /// Starts every query due at `now`; returns when the next one is due.
+    fn start_due(&self, now: Instant) -> Option<Instant> {
+        let mut launches: Vec<(QueryId, Arc<dyn Collector>, Duration)> = Vec::new();
+        let mut setup_failures: Vec<(QueryId, CollectError)> = Vec::new();
+        let next = {
+            let mut state = self.lock();
+            while let Some(&std::cmp::Reverse((at, query_id, generation))) = state.timers.peek() {
+                if at > now {
+                    break;
+                }
+                state.timers.pop();
+                let Some(query) = state.queries.get_mut(&query_id) else {
+                    continue;
+                };
+                if query.generation != generation {
+                    continue;
+                }
+                // After a stall, continue from now instead of firing every missed tick.
+                let next_at = (at + query.interval).max(now + query.interval / 2);
+                let interval = query.interval;
+                if !query.running {
+                    if query.collector.is_none() {
+                        match self.shared.deps.factory.collector_for(&query.source) {
+                            Ok(c) => query.collector = Some(c),
+                            Err(e) => setup_failures.push((query_id, e)),
+                        }
+                    }
+                    if let Some(collector) = &query.collector {
+                        query.running = true;
+                        launches.push((query_id, collector.clone(), interval));
+                    }
+                } else {
+                    tracing::debug!(source = %query.source, "previous collection still running; tick skipped");
+                }
+                state
+                    .timers
+                    .push(std::cmp::Reverse((next_at, query_id, generation)));
+            }
+            state.timers.peek().map(|t| t.0.0)
+        };
+        let wall = (self.shared.deps.clock)();
+        for (query_id, error) in setup_failures {
+            self.complete(query_id, wall, Err(error));
+        }
+        for (query_id, collector, interval) in launches {
+            self.launch(query_id, collector, interval);
+        }
+        next
+    }
+
+    fn launch(&self, query_id: QueryId, collector: Arc<dyn Collector>, timeout: Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let permit = this.shared.permits.clone().acquire_owned().await;
+            let started = (this.shared.deps.clock)();
+            let result = match tokio::time::timeout(timeout, collector.collect(started)).await {
+                Ok(result) => result,
+                Err(_) => Err(CollectError::Timeout { after: timeout }),
+            };
+            drop(permit);
+            this.complete(query_id, started, result);
+        });
+    }
+
+    /// Fans one collection result out to every subscriber of the query.
+    fn complete(
+        &self,
+        query_id: QueryId,
+        started: Timestamp,
+        result: Result<Collected, CollectError>,
+    ) {
+        let deps = &self.shared.deps;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(query) = state.queries.get_mut(&query_id) else {
+            return;
+        };
+        query.running = false;
+        for id in &query.subscribers {
+            let Some(sub) = state.subs.get_mut(id) else {
+                continue;
+            };
+            let hpa = state.hpas.get(&sub.config.hpa);
+            let replicas = hpa.and_then(|h| h.replicas);
+            let uid = hpa.and_then(|h| h.uid.clone());
+            match &result {
+                Ok(collected) => {
+                    match samples_for(&sub.config.output, collected, started, replicas) {
+                        Ok(samples) => {
+                            let ttl = sub.config.interval * TTL_INTERVALS;
+                            deps.store.put(id, samples, ttl);
+                            record_success(deps, sub, started, collected);
+                        }
+                        Err(e) => record_failure(deps, sub, started, &e, uid),
+                    }
+                }
+                Err(e) => record_failure(deps, sub, started, e, uid),
+            }
+        }
+    }
+}
+
+fn record_success(deps: &SchedulerDeps, sub: &mut Subscription, at: Timestamp, value: &Collected) {
+    let config = &sub.config;
+    deps.metrics.collection_succeeded(
+        config.collector_type().as_str(),
+        &config.hpa.namespace,
+        &config.hpa.name,
+    );
+    let status = &mut sub.status;
+    status.last_attempt = Some(at);
+    status.last_success = Some(at);
+    status.last_value = Some(value.clone());
+    status.last_error = None;
+    status.consecutive_failures = 0;
+    status.warn.on_success();
+}
+
+fn record_failure(
+    deps: &SchedulerDeps,
+    sub: &mut Subscription,
+    at: Timestamp,
+    error: &CollectError,
+    uid: Option<String>,
+) {
+    let config: &CollectorConfig = &sub.config;
+    let reason = error.reason();
+    deps.metrics.collection_failed(
+        config.collector_type().as_str(),
+        &config.hpa.namespace,
+        &config.hpa.name,
+        reason,
+    );
+    let status = &mut sub.status;
+    status.last_attempt = Some(at);
+    status.last_error = Some(error.to_string());
+    status.last_error_reason = Some(reason);
+    status.last_error_at = Some(at);
+    status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+    if status.warn.on_failure(reason, at) {
+        tracing::warn!(collector = %config.id, error = %error, "collection failing");
+        deps.events.warn(Warning {
+            hpa: config.hpa.clone(),
+            uid,
+            reason: REASON_COLLECTION,
+            note: format!(
+                "{} ({}): no value is served until this works: {error}",
+                config.metric,
+                config.collector_type()
+            ),
+        });
+    } else {
+        tracing::debug!(collector = %config.id, error = %error, "collection failed again");
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,318 @@
+//! Test and benchmark helpers (feature `testing`, never in the production binary): a throwaway
+//! PKI shaped like a cluster's (serving CA, front-proxy CA, client certificates), a synthetic
+//! store of many HPAs, and an API server started on a loopback port.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::ClientConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tidal_core::Timestamp;
+use tidal_core::quantity::Quantity;
+
+use crate::api::ApiState;
+use crate::auth::RequestHeaderAuth;
+use crate::metrics::{Clock, Metrics};
+use crate::store::{CollectorId, DescribedObject, MetricStore, MetricValue, Sample};
+use crate::tls::{self, TlsError};
+
+/// Why a test fixture could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// Certificate generation failed.
+    #[error("generating test certificates: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// The TLS configuration was rejected.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A rustls client configuration failed.
+    #[error("building the client TLS configuration: {0}")]
+    Client(#[from] rustls::Error),
+    /// The loopback listener could not be bound.
+    #[error("binding 127.0.0.1:0: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// A certificate with its private key, in DER and PEM.
+pub struct Identity {
+    /// The certificate.
+    pub cert: CertificateDer<'static>,
+    /// The certificate as PEM.
+    pub cert_pem: String,
+    /// The private key as PKCS#8 PEM.
+    pub key_pem: String,
+    key_der: Vec<u8>,
+}
+
+impl Identity {
+    /// The private key in DER.
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+}
+
+struct Authority {
+    issuer: Issuer<'static, KeyPair>,
+    cert: CertificateDer<'static>,
+    cert_pem: String,
+}
+
+impl Authority {
+    fn new(cn: &str) -> Result<Self, rcgen::Error> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key)?;
+        Ok(Self {
+            issuer: Issuer::new(params, key),
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+        })
+    }
+
+    fn issue(&self, cn: &str, sans: &[&str]) -> Result<Identity, rcgen::Error> {
+        let key = KeyPair::generate()?;
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(sans)?;
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Identity {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            key_der: key.serialize_der(),
+        })
+    }
+}
+
+/// A cluster-like PKI: a serving CA with a certificate for `localhost`/`127.0.0.1`, and a
+/// front-proxy (requestheader) CA that signs client certificates.
+pub struct Pki {
+    serving_ca: Authority,
+    front_proxy_ca: Authority,
+    other_ca: Authority,
+    /// The server's certificate and key.
+    pub server: Identity,
+}
+
+impl Pki {
+    /// Generates fresh CAs and the serving certificate.
+    pub fn generate() -> Result<Self, FixtureError> {
+        let serving_ca = Authority::new("tidal test serving CA")?;
+        let server = serving_ca.issue("tidal-metrics-adapter", &["localhost", "127.0.0.1"])?;
+        Ok(Self {
+            serving_ca,
+            front_proxy_ca: Authority::new("tidal test front-proxy CA")?,
+            other_ca: Authority::new("some other CA")?,
+            server,
+        })
+    }
+
+    /// A client certificate with CN `cn` signed by the front-proxy CA.
+    pub fn front_proxy_client(&self, cn: &str) -> Result<Identity, FixtureError> {
+        Ok(self.front_proxy_ca.issue(cn, &[])?)
+    }
+
+    /// A client certificate with CN `cn` signed by a CA the server does not trust.
+    pub fn foreign_client(&self, cn: &str) -> Result<Identity, FixtureError> {
+        Ok(self.other_ca.issue(cn, &[])?)
+    }
+
+    /// The serving CA certificate (what an APIService `caBundle` would hold).
+    pub fn serving_ca(&self) -> &CertificateDer<'static> {
+        &self.serving_ca.cert
+    }
+
+    /// The serving CA certificate as PEM.
+    pub fn serving_ca_pem(&self) -> &str {
+        &self.serving_ca.cert_pem
+    }
+
+    /// The front-proxy CA certificate as PEM (what `--requestheader-client-ca-file` holds).
+    pub fn front_proxy_ca_pem(&self) -> &str {
+        &self.front_proxy_ca.cert_pem
+    }
+
+    /// The front-proxy CA certificate.
+    pub fn front_proxy_ca(&self) -> &CertificateDer<'static> {
+        &self.front_proxy_ca.cert
+    }
+
+    /// The server's TLS configuration, trusting the front-proxy CA for client certificates.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, FixtureError> {
+        Ok(tls::server_config(
+            vec![self.server.cert.clone()],
+            self.server.key(),
+            std::slice::from_ref(&self.front_proxy_ca.cert),
+            "test front-proxy CA",
+        )?)
+    }
+
+    /// A client configuration trusting the serving CA, presenting `identity` if given.
+    pub fn client_config(&self, identity: Option<&Identity>) -> Result<ClientConfig, FixtureError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.serving_ca.cert.clone())?;
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        Ok(match identity {
+            Some(id) => builder.with_client_auth_cert(vec![id.cert.clone()], id.key())?,
+            None => builder.with_no_client_auth(),
+        })
+    }
+}
+
+/// Name of the synthetic Pods metric.
+pub const PODS_METRIC: &str = "requests-per-second";
+/// Name of the synthetic External metric.
+pub const EXTERNAL_METRIC: &str = "queue-length";
+/// Synthetic HPAs per namespace.
+pub const HPAS_PER_NAMESPACE: usize = 100;
+
+/// Namespace and name of synthetic HPA number `i`.
+pub fn synthetic_hpa(i: usize) -> (String, String) {
+    (
+        format!("team-{}", i / HPAS_PER_NAMESPACE),
+        format!("app-{i}"),
+    )
+}
+
+fn synthetic_samples(i: usize, pods: usize, now: Timestamp) -> (Vec<Sample>, Sample) {
+    let (ns, name) = synthetic_hpa(i);
+    let labels = BTreeMap::from([("app".to_string(), name.clone())]);
+    let pod_samples = (0..pods)
+        .map(|p| Sample {
+            target: MetricValue::Custom {
+                object: DescribedObject {
+                    api_version: "v1".into(),
+                    kind: "Pod".into(),
+                    resource: "pods".into(),
+                    namespace: Some(ns.clone()),
+                    name: format!("{name}-{p}"),
+                    labels: labels.clone(),
+                },
+                metric: PODS_METRIC.into(),
+                metric_labels: BTreeMap::new(),
+            },
+            value: Quantity::from_milli(((i * 7 + p * 13) % 5000) as i64 * 10),
+            timestamp: now,
+            window: Some(Duration::from_secs(60)),
+        })
+        .collect();
+    let external = Sample {
+        target: MetricValue::External {
+            namespace: ns,
+            metric: EXTERNAL_METRIC.into(),
+            metric_labels: BTreeMap::from([
+                ("type".to_string(), "sqs-queue-length".to_string()),
+                ("queue-name".to_string(), format!("{name}-jobs")),
+            ]),
+        },
+        value: Quantity::from_units((i % 1000) as i64),
+        timestamp: now,
+        window: None,
+    };
+    (pod_samples, external)
+}
+
+/// Fills `store` with `hpas` HPAs × 2 metrics: a Pods metric over `pods` pods each and an
+/// External SQS-style metric, all observed at `now` and valid for `ttl`.
+pub fn fill_synthetic(
+    store: &MetricStore,
+    hpas: usize,
+    pods: usize,
+    now: Timestamp,
+    ttl: Duration,
+) {
+    for i in 0..hpas {
+        let (ns, name) = synthetic_hpa(i);
+        let (pod_samples, external) = synthetic_samples(i, pods, now);
+        let pods_id = CollectorId(format!("{ns}/{name}/pods/{PODS_METRIC}"));
+        store.put(&pods_id, pod_samples, ttl);
+        let ext_id = CollectorId(format!("{ns}/{name}/external/{EXTERNAL_METRIC}"));
+        store.put(&ext_id, vec![external], ttl);
+    }
+}
+
+/// The request paths the HPA controller would send for synthetic HPA `i`: the Pods metric over
+/// its pods, and its External metric.
+pub fn synthetic_paths(i: usize) -> [String; 2] {
+    let (ns, name) = synthetic_hpa(i);
+    [
+        format!(
+            "/apis/custom.metrics.k8s.io/v1beta2/namespaces/{ns}/pods/*/{PODS_METRIC}?labelSelector=app%3D{name}"
+        ),
+        format!(
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{EXTERNAL_METRIC}?labelSelector=type%3Dsqs-queue-length%2Cqueue-name%3D{name}-jobs"
+        ),
+    ]
+}
+
+/// An API server running on a loopback port until dropped.
+pub struct TestServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts the API server on 127.0.0.1 (ephemeral port) with `pki`'s certificates.
+    pub async fn start(
+        store: MetricStore,
+        pki: &Pki,
+        allowed_names: &[&str],
+        metrics: Metrics,
+        clock: Clock,
+    ) -> Result<Self, FixtureError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let tls = pki.server_config()?;
+        let auth = Arc::new(RequestHeaderAuth::new(
+            allowed_names.iter().map(|s| s.to_string()),
+        ));
+        let state = ApiState {
+            store,
+            metrics,
+            clock,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (_, tls) = tokio::sync::watch::channel(tls);
+        let task = tokio::spawn(crate::app::serve_api(listener, tls, state, auth, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `https://localhost:{port}` (the serving certificate is for `localhost`).
+    pub fn base_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Glue shared by Tidal binaries: telemetry, admin HTTP server, AWS client config, leader
+//! election and the shutdown signal.
+
+pub mod admin;
+pub mod aws;
+pub mod leader;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use admin::{AdminError, AdminServer, Readiness};
+pub use leader::{LeaderElector, LeaderError, LeaderHandle, LeaseTiming};
+pub use shutdown::shutdown_signal;
+pub use telemetry::{LogFormat, TelemetryError};

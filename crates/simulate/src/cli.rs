@@ -1,0 +1,129 @@
+//! `tidal simulate [SCENARIO.yaml] [--out DIR] [--seed N]`: arguments, the run, the outputs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::engine::{SimResult, Simulation};
+use crate::progress::Progress;
+use crate::record::clock;
+use crate::scenario::Scenario;
+use crate::{report, summary::Summary};
+
+/// Arguments of `tidal simulate`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Args {
+    /// Scenario file (YAML). Without one, the built-in default day of an online shop runs.
+    pub scenario: Option<PathBuf>,
+    /// Directory for summary.json, timeline.csv and report.html [default: a new directory
+    /// under ./simulations/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed for every random choice, overriding the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulate only this much of the scenario (e.g. `2h`), for a quick look.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// Runs the simulation the arguments describe, writes the outputs and prints a summary.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mut scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::default_day()?,
+    };
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    if let Some(d) = args.duration {
+        anyhow::ensure!(!d.is_zero(), "--duration must be greater than zero");
+        scenario = scenario.with_duration(d);
+    }
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => new_output_dir(Path::new("simulations"))?,
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let total = (scenario.warmup + scenario.duration).as_secs();
+    let progress = Progress::new(total);
+    let result = Simulation::new(scenario)?.run(&progress).await?;
+    write_outputs(&out, &result)?;
+    print!("{}", describe(&result.summary, &out));
+    Ok(())
+}
+
+/// Writes `summary.json`, `timeline.csv` and `report.html` into `dir` (which must exist).
+pub fn write_outputs(dir: &Path, result: &SimResult) -> anyhow::Result<()> {
+    let ctx = |f: &str| format!("writing {}", dir.join(f).display());
+    result
+        .summary
+        .write(dir)
+        .with_context(|| ctx("summary.json"))?;
+    result
+        .recording
+        .write_timeline(dir)
+        .with_context(|| ctx("timeline.csv"))?;
+    report::write(
+        dir,
+        &result.recording,
+        &result.summary,
+        result.status.as_ref(),
+    )
+    .with_context(|| ctx("report.html"))?;
+    Ok(())
+}
+
+/// A directory under `parent` that does not exist yet, named by the UTC time
+/// (`20261121-153000`, then `…-2`, `…-3` if taken).
+fn new_output_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+    for n in 1..1000 {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let dir = parent.join(name);
+        if !dir.exists() {
+            return Ok(dir);
+        }
+    }
+    anyhow::bail!("no free output directory name under {}", parent.display())
+}
+
+/// The short text printed at the end of a run.
+pub fn describe(s: &Summary, out: &Path) -> String {
+    format!(
+        "Simulated {scenario:?}: {hours} h in {wall:.1} s (seed {seed}).\n\
+         \x20 nodes         {low} at the lowest load, {high} at the highest (min {min}, max {max})\n\
+         \x20 node-hours    {nh:.0} (lower bound {lb:.0}), cost ${cost:.0}\n\
+         \x20 pod wait      p50 {p50:.0} s, p95 {p95:.0} s, max {pmax} ({pods} pods)\n\
+         \x20 autoscaler    {ups} scale-ups, {downs} nodes removed, {failed} failed scale-ups, {fb} fallbacks\n\
+         \x20 spot          {spot} instances reclaimed\n\
+         Report: {report}\n",
+        scenario = s.scenario,
+        hours = s.duration_hours,
+        wall = s.wall_time_seconds,
+        seed = s.seed,
+        low = s.nodes_at_lowest_load,
+        high = s.nodes_at_highest_load,
+        min = s.nodes_min,
+        max = s.nodes_max,
+        nh = s.node_hours,
+        lb = s.node_hours_lower_bound,
+        cost = s.cost,
+        p50 = s.pending_pod_seconds_p50,
+        p95 = s.pending_pod_seconds_p95,
+        pmax = clock(s.pending_pod_seconds_max),
+        pods = s.pods_counted,
+        ups = s.scale_ups,
+        downs = s.scale_downs,
+        failed = s.failed_scale_ups,
+        fb = s.fallbacks,
+        spot = s.spot_interruptions,
+        report = out.join("report.html").display(),
+    )
+}

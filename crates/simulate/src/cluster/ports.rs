@@ -1,0 +1,125 @@
+//! The autoscaler's cluster ports on the simulated cluster.
+
+use std::sync::Arc;
+
+use tidal_cluster_autoscaler::ports::{
+    ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, DisruptionBudget, Event,
+    StatusReport,
+};
+use tidal_core::scheduling::LabelSelector;
+
+use super::{ClusterNote, ClusterWorld, Owner, SimCluster, SimClusterError};
+
+fn internal(operation: &str, err: SimClusterError) -> ClusterError {
+    ClusterError::Api {
+        operation: operation.to_owned(),
+        source: Box::new(err),
+    }
+}
+
+impl SimCluster {
+    /// The disruption budgets of workloads that have one, with what they allow right now.
+    fn budgets(&self, world: &ClusterWorld) -> Vec<Arc<DisruptionBudget>> {
+        world
+            .min_available
+            .iter()
+            .filter_map(|(&w, &min)| {
+                let owner = Owner::Workload(w);
+                let template = world
+                    .by_owner
+                    .get(&owner)?
+                    .first()
+                    .and_then(|u| world.pods.get(u))?;
+                let startup = self.startups.get(w).copied().unwrap_or_default();
+                let ready = u32::try_from(world.ready_pods(owner, startup)).unwrap_or(u32::MAX);
+                Some(Arc::new(DisruptionBudget {
+                    namespace: template.spec.namespace.clone(),
+                    name: template.spec.name.clone(),
+                    selector: LabelSelector::labels([("app", template.spec.name.as_str())]),
+                    disruptions_allowed: ready.saturating_sub(min),
+                }))
+            })
+            .collect()
+    }
+}
+
+impl ClusterSource for SimCluster {
+    fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
+        let world = self.world();
+        Ok(ClusterSnapshot {
+            taken_at: world.now,
+            nodes: world.nodes.values().map(|n| Arc::clone(&n.node)).collect(),
+            pods: world.pods.values().map(|p| Arc::clone(&p.pod)).collect(),
+            pdbs: self.budgets(&world),
+        })
+    }
+}
+
+impl ClusterActions for SimCluster {
+    async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError> {
+        let mut world = self.world();
+        let Some(uid) = world.pod_uid(namespace, name) else {
+            return Err(ClusterError::NotFound {
+                kind: "Pod".to_owned(),
+                name: format!("{namespace}/{name}"),
+            });
+        };
+        let owner = world.pods.get(&uid).map(|p| p.owner);
+        if let Some(Owner::Workload(w)) = owner
+            && let Some(&min) = world.min_available.get(&w)
+        {
+            let startup = self.startups.get(w).copied().unwrap_or_default();
+            let ready = world.ready_pods(Owner::Workload(w), startup);
+            let is_ready = world
+                .pods
+                .get(&uid)
+                .and_then(|p| p.bound_at)
+                .is_some_and(|b| b + startup <= world.now);
+            // Evicting a pod that is not Ready never reduces availability (as the API server decides).
+            if is_ready && ready <= usize::try_from(min).unwrap_or(usize::MAX) {
+                return Err(ClusterError::EvictionBlocked {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                });
+            }
+        }
+        world.delete_pod(uid);
+        world.notes.push(ClusterNote::Evicted {
+            pod: format!("{namespace}/{name}"),
+        });
+        Ok(())
+    }
+
+    async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
+        set_marked(self, node, true)
+    }
+
+    async fn unmark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
+        set_marked(self, node, false)
+    }
+
+    async fn record_event(&self, event: &Event) -> Result<(), ClusterError> {
+        self.world().notes.push(ClusterNote::Event(event.clone()));
+        Ok(())
+    }
+
+    async fn write_status(&self, status: &StatusReport) -> Result<(), ClusterError> {
+        self.world().status = Some(status.clone());
+        Ok(())
+    }
+}
+
+fn set_marked(cluster: &SimCluster, node: &str, marked: bool) -> Result<(), ClusterError> {
+    let found = cluster
+        .world()
+        .set_marked(node, marked)
+        .map_err(|e| internal("mark node", e))?;
+    if found {
+        Ok(())
+    } else {
+        Err(ClusterError::NotFound {
+            kind: "Node".to_owned(),
+            name: node.to_owned(),
+        })
+    }
+}

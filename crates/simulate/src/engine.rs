@@ -1,0 +1,432 @@
+//! The virtual-time loop. Time advances from one due event to the next: recording ticks
+//! (`tick`), HPA syncs (every 15 s, as the HPA controller syncs) and autoscaler loops (its scan
+//! interval). At each instant, in order: injected failures → cloud (boots, terminations,
+//! launches) → HPAs → Deployments → scheduler → cluster autoscaler → record.
+//!
+//! The run starts `warmup` before 00:00 with the workloads' initial replicas pending and
+//! every ASG at its minimum, so the real autoscaler builds the starting cluster; nothing
+//! before 00:00 counts in the summary.
+
+mod decisions;
+mod nodes;
+
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tidal_cluster_autoscaler::autoscaler::Autoscaler;
+use tidal_cluster_autoscaler::config::ConfigError;
+use tidal_cluster_autoscaler::ports::StatusReport;
+use tidal_core::Timestamp;
+
+use crate::cloud::{Billing, CloudEvent, SimCloud};
+use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
+use crate::progress::Progress;
+use crate::record::{DecisionKind, Recording, TimelineRow, clock, offset_secs};
+use crate::scenario::{Failure, SIM_EPOCH, Scenario};
+use crate::scheduler::Scheduler;
+use crate::summary::{RunFacts, Summary};
+use crate::workloads::Deployments;
+use nodes::NodeFactory;
+
+/// The HPA controller's sync period (kube-controller-manager `--horizontal-pod-autoscaler-sync-period`).
+pub const HPA_SYNC_PERIOD: Duration = Duration::from_secs(15);
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// A simulation cannot be set up or went wrong internally.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The autoscaler refused the scenario's settings.
+    #[error("autoscaler settings: {0}")]
+    Config(#[from] ConfigError),
+    /// A node could not be built from its pool's instance type.
+    #[error("building a node of pool {pool}: {message}")]
+    Node {
+        /// The pool.
+        pool: String,
+        /// Why.
+        message: String,
+    },
+    /// The simulated cluster rejected a change (a bug in the simulator).
+    #[error("simulated cluster: {0}")]
+    Cluster(#[from] SimClusterError),
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct SimResult {
+    /// Timeline, decision log and counters.
+    pub recording: Recording,
+    /// The summary.
+    pub summary: Summary,
+    /// The autoscaler's last status report.
+    pub status: Option<StatusReport>,
+}
+
+/// A simulation in progress.
+#[derive(Debug)]
+pub struct Simulation {
+    scenario: Scenario,
+    cloud: SimCloud,
+    cluster: SimCluster,
+    scheduler: Scheduler,
+    deployments: Deployments,
+    autoscaler: Autoscaler,
+    nodes: NodeFactory,
+    rng: ChaCha8Rng,
+    recording: Recording,
+    now: Timestamp,
+    end: Timestamp,
+    next_tick: Timestamp,
+    next_hpa: Timestamp,
+    next_scan: Timestamp,
+    interruptions_done: Vec<bool>,
+    billing_at_epoch: Option<Billing>,
+    autoscaler_errors: u64,
+    started: Instant,
+    last_no_scale_up: String,
+}
+
+impl Simulation {
+    /// Sets up the cloud, cluster, workloads and the autoscaler for `scenario`.
+    pub fn new(scenario: Scenario) -> Result<Simulation, SimError> {
+        let start = SIM_EPOCH - scenario.warmup;
+        let nodes = NodeFactory::new(&scenario)?;
+        let cloud = SimCloud::new(
+            nodes.asg_specs(&scenario),
+            nodes.outages(&scenario),
+            scenario.cloud,
+            start,
+        );
+        let cluster = SimCluster::new(
+            scenario.daemonsets.clone(),
+            scenario
+                .workloads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| Some((i, w.pdb_min_available?)))
+                .collect(),
+            scenario.workloads.iter().map(|w| w.startup).collect(),
+            start,
+        );
+        cluster.world().record_from = SIM_EPOCH;
+        let autoscaler = Autoscaler::new(scenario.node_pools.clone(), scenario.autoscaler.clone())?;
+        let recording = Recording {
+            pools: scenario
+                .node_pools
+                .pools()
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
+            workloads: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
+            ..Recording::default()
+        };
+        Ok(Simulation {
+            deployments: Deployments::new(&scenario.workloads),
+            rng: ChaCha8Rng::seed_from_u64(scenario.seed),
+            interruptions_done: vec![false; scenario.failures.len()],
+            end: SIM_EPOCH + scenario.duration,
+            now: start,
+            next_tick: start,
+            next_hpa: start,
+            next_scan: start,
+            scheduler: Scheduler::new(),
+            billing_at_epoch: None,
+            autoscaler_errors: 0,
+            started: Instant::now(),
+            last_no_scale_up: String::new(),
+            scenario,
+            cloud,
+            cluster,
+            autoscaler,
+            nodes,
+            recording,
+        })
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Whether the run has reached its end.
+    pub fn is_done(&self) -> bool {
+        self.now >= self.end && self.billing_at_epoch.is_some()
+    }
+
+    /// The simulated cloud (for inspection).
+    pub fn cloud(&self) -> &SimCloud {
+        &self.cloud
+    }
+
+    /// The simulated cluster (for inspection).
+    pub fn cluster(&self) -> &SimCluster {
+        &self.cluster
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// What has been recorded so far.
+    pub fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
+    /// Loops in which the autoscaler could not read the cluster or cloud.
+    pub fn autoscaler_errors(&self) -> u64 {
+        self.autoscaler_errors
+    }
+
+    /// Runs to the end, updating `progress`, and summarizes.
+    pub async fn run(mut self, progress: &Progress) -> Result<SimResult, SimError> {
+        let start = self.now;
+        let mut steps: u64 = 0;
+        while !self.is_done() {
+            self.step().await?;
+            steps += 1;
+            if steps.is_multiple_of(200) {
+                let done = self.now.since(start).as_secs();
+                progress.update(done, &clock(offset_secs(self.now)));
+            }
+        }
+        progress.finish();
+        Ok(self.finish())
+    }
+
+    /// Advances to the next due instant and processes it.
+    pub async fn step(&mut self) -> Result<(), SimError> {
+        let now = self
+            .next_tick
+            .min(self.next_hpa)
+            .min(self.next_scan)
+            .min(self.end);
+        self.now = now;
+        self.inject_failures(now);
+        let events = self.cloud.step(now);
+        {
+            let mut world = self.cluster.world();
+            world.now = now;
+            apply_cloud_events(&mut self.recording, &self.nodes, &mut world, events)?;
+            if now >= self.next_hpa {
+                let offset = offset_from_epoch(now);
+                let problems =
+                    self.deployments
+                        .sync_hpas(&mut world, &self.scenario.workloads, offset);
+                for p in problems {
+                    let name = self
+                        .scenario
+                        .workloads
+                        .get(p.workload)
+                        .map_or("?", |w| w.name.as_str());
+                    self.recording.decide(
+                        now,
+                        DecisionKind::Hpa,
+                        format!("HPA {name}: {}", p.message),
+                    );
+                }
+                self.next_hpa = now + HPA_SYNC_PERIOD;
+            }
+            self.deployments
+                .reconcile(&mut world, &self.scenario.workloads);
+            self.scheduler.schedule(&mut world)?;
+        }
+        if now >= self.next_scan {
+            self.run_autoscaler(now).await;
+            self.next_scan = now + self.scenario.autoscaler.scan_interval;
+        }
+        if now == SIM_EPOCH || (self.billing_at_epoch.is_none() && now > SIM_EPOCH) {
+            self.billing_at_epoch = Some(self.cloud.billing());
+        }
+        if now >= self.next_tick {
+            if now >= SIM_EPOCH && now < self.end {
+                self.record_row(now);
+            }
+            self.next_tick = now + self.scenario.tick;
+        }
+        if now >= self.end {
+            // Nothing is due after the end; make sure the loop stops here.
+            self.next_tick = self.end + Duration::from_millis(1);
+        }
+        Ok(())
+    }
+
+    fn inject_failures(&mut self, now: Timestamp) {
+        for (i, f) in self.scenario.failures.iter().enumerate() {
+            let Failure::SpotInterruption { pool, at, count } = f else {
+                continue;
+            };
+            if self.interruptions_done[i] || SIM_EPOCH + *at > now {
+                continue;
+            }
+            self.interruptions_done[i] = true;
+            let reclaimed = self.cloud.interrupt_spot(pool, *count, &mut self.rng);
+            if now >= SIM_EPOCH {
+                self.recording.counters.spot_interruptions += u64::from(reclaimed);
+            }
+            self.recording.decide(
+                now,
+                DecisionKind::Cloud,
+                format!("spot interruption: AWS reclaimed {reclaimed} of the requested {count} instances of pool {pool}"),
+            );
+        }
+    }
+
+    async fn run_autoscaler(&mut self, now: Timestamp) {
+        let outcome = self
+            .autoscaler
+            .run_once(&self.cloud, &self.cluster, now)
+            .await;
+        let notes = std::mem::take(&mut self.cluster.world().notes);
+        let counting = now >= SIM_EPOCH;
+        match outcome {
+            Ok(outcome) => {
+                decisions::record_outcome(
+                    &mut self.recording,
+                    &outcome,
+                    counting,
+                    &mut self.last_no_scale_up,
+                );
+            }
+            Err(e) => {
+                self.autoscaler_errors += 1;
+                self.recording.decide(
+                    now,
+                    DecisionKind::Error,
+                    format!("autoscaler loop failed: {e}"),
+                );
+            }
+        }
+        decisions::record_notes(&mut self.recording, now, notes, counting);
+    }
+
+    fn record_row(&mut self, now: Timestamp) {
+        let world = self.cluster.world();
+        let offset = offset_from_epoch(now);
+        let billing = self.cloud.billing();
+        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let t = &world.totals;
+        let nodes_by_pool = self
+            .recording
+            .pools
+            .iter()
+            .map(|p| t.nodes_by_pool.get(p).copied().unwrap_or(0))
+            .collect();
+        let workloads = &self.scenario.workloads;
+        let replicas = (0..workloads.len())
+            .map(|i| {
+                let n = world
+                    .by_owner
+                    .get(&Owner::Workload(i))
+                    .map_or(0, |s| s.len());
+                u32::try_from(n).unwrap_or(u32::MAX)
+            })
+            .collect();
+        let row = TimelineRow {
+            t: offset_secs(now),
+            nodes_by_pool,
+            instances: billing.instances,
+            pending_pods: u32::try_from(world.pending.len()).unwrap_or(u32::MAX),
+            replicas,
+            desired: (0..workloads.len())
+                .map(|i| self.deployments.desired(i))
+                .collect(),
+            load: workloads.iter().map(|w| w.load.at(offset)).collect(),
+            requested_cpu: t.requested.cpu_millis as f64 / 1000.0,
+            allocatable_cpu: t.allocatable.cpu_millis as f64 / 1000.0,
+            requested_memory_gib: t.requested.memory_bytes as f64 / GIB,
+            allocatable_memory_gib: t.allocatable.memory_bytes as f64 / GIB,
+            cost: billing.cost_usd - at_epoch.cost_usd,
+            nodes_lower_bound: self.nodes.lower_bound(&t.requested),
+        };
+        drop(world);
+        self.recording.timeline.push(row);
+    }
+
+    /// Summarizes the run (call when [`Self::is_done`]).
+    pub fn finish(self) -> SimResult {
+        let world = self.cluster.world();
+        let end = self.end;
+        let still_pending: Vec<f64> = world
+            .pending
+            .iter()
+            .filter_map(|uid| world.pods.get(uid))
+            .filter(|p| matches!(p.owner, Owner::Workload(_)) && p.pod.created_at >= SIM_EPOCH)
+            .map(|p| end.since(p.pod.created_at).as_secs_f64())
+            .collect();
+        let billing = self.cloud.billing();
+        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let facts = RunFacts {
+            scenario: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            duration_hours: self.scenario.duration.as_secs_f64() / 3600.0,
+            tick_seconds: self.scenario.tick.as_secs_f64(),
+            instance_seconds: billing.instance_seconds - at_epoch.instance_seconds,
+            cost: billing.cost_usd - at_epoch.cost_usd,
+            waits: world.pending_waits.clone(),
+            still_pending,
+            wall_time_seconds: self.started.elapsed().as_secs_f64(),
+        };
+        let summary = Summary::compute(&self.recording, facts);
+        let status = world.status.clone();
+        drop(world);
+        SimResult {
+            recording: self.recording,
+            summary,
+            status,
+        }
+    }
+}
+
+fn apply_cloud_events(
+    recording: &mut Recording,
+    nodes: &NodeFactory,
+    world: &mut ClusterWorld,
+    events: Vec<CloudEvent>,
+) -> Result<(), SimError> {
+    let now = world.now;
+    for event in events {
+        match event {
+            CloudEvent::Booted { group, instance } => {
+                let spec = nodes.node_spec(&group, &instance)?;
+                world.add_node(spec, group, &instance.id)?;
+            }
+            CloudEvent::Gone {
+                instance_id,
+                interrupted,
+                group,
+            } => {
+                let removed = world.remove_instance(&instance_id)?;
+                if interrupted && let Some((node, pods)) = removed {
+                    recording.decide(
+                        now,
+                        DecisionKind::Cloud,
+                        format!("spot instance {instance_id} of {group} reclaimed: node {node} gone, {pods} pods pending again"),
+                    );
+                }
+            }
+            CloudEvent::LaunchFailed {
+                group,
+                count,
+                reason,
+            } => {
+                if now >= SIM_EPOCH {
+                    recording.counters.failed_launches += 1;
+                }
+                recording.decide(
+                    now,
+                    DecisionKind::Cloud,
+                    format!("{group}: launching {count} instance(s) failed: {reason}"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).
+fn offset_from_epoch(now: Timestamp) -> Duration {
+    now.since(SIM_EPOCH)
+}

@@ -1,0 +1,361 @@
+//! Cross-field validation of a parsed scenario, and building the validated values.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tidal_cluster_autoscaler::config::{AutoscalerConfig, ExpanderKind};
+use tidal_cluster_autoscaler::node_pool::{NodePoolError, NodePools};
+use tidal_core::backoff::BackoffConfig;
+use tidal_core::resources::Resources;
+use tidal_core::scheduling::{
+    LabelSelector, Labels, PodSpec, TaintEffect, Toleration, TolerationOperator, WhenUnsatisfiable,
+};
+
+use super::raw::{
+    self, RawAutoscaler, RawDaemonSet, RawExpander, RawFailure, RawScenario, RawToleration,
+    RawWorkload,
+};
+use super::{Failure, HpaSettings, MAX_TICKS, ScenarioError, Workload, fields, locate};
+use crate::load::LoadCurve;
+
+/// Checks a parsed scenario against its own text (for error positions).
+pub(super) struct Validator<'a> {
+    pub(super) text: &'a str,
+    pub(super) origin: &'a str,
+}
+
+impl Validator<'_> {
+    /// An error about the value at the path `field` (its line, if it can be found).
+    pub(super) fn invalid(&self, field: String, message: String) -> ScenarioError {
+        ScenarioError::Invalid {
+            origin: self.origin.to_owned(),
+            line: locate::line_of(self.text, &field).unwrap_or(0),
+            field,
+            message,
+        }
+    }
+
+    pub(super) fn check_basics(&self, raw: &RawScenario) -> Result<(), ScenarioError> {
+        if raw.tick.0.is_zero() {
+            return Err(self.invalid("tick".into(), "must be greater than zero".into()));
+        }
+        if raw.duration.0.is_zero() {
+            return Err(self.invalid("duration".into(), "must be greater than zero".into()));
+        }
+        if (raw.duration.0 + raw.warmup.0).as_millis() / raw.tick.0.as_millis().max(1) > MAX_TICKS {
+            return Err(self.invalid(
+                "duration".into(),
+                format!(
+                    "{} with tick {} is more than {MAX_TICKS} ticks",
+                    raw.duration, raw.tick
+                ),
+            ));
+        }
+        if raw.zones.is_empty() {
+            return Err(self.invalid("zones".into(), "must list at least one zone".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, z) in raw.zones.iter().enumerate() {
+            if !seen.insert(z) {
+                return Err(self.invalid(format!("zones[{i}]"), format!("duplicate zone {z:?}")));
+            }
+        }
+        if raw.workloads.is_empty() {
+            return Err(self.invalid("workloads".into(), "must list at least one workload".into()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn node_pools(&self, raw: &RawScenario) -> Result<NodePools, ScenarioError> {
+        for (i, pool) in raw.node_pools.iter().enumerate() {
+            for (j, t) in pool.instance_types.iter().enumerate() {
+                if crate::instances::instance_type(t).is_none()
+                    || crate::prices::on_demand_usd_per_hour(t).is_none()
+                {
+                    let known: Vec<&str> = crate::instances::known_types().collect();
+                    return Err(self.invalid(
+                        format!("node_pools[{i}].instance_types[{j}]"),
+                        format!(
+                            "the simulator has no data for {t:?}; known types: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            for (j, z) in pool.zones.iter().flatten().enumerate() {
+                if !raw.zones.contains(z) {
+                    return Err(self.invalid(
+                        format!("node_pools[{i}].zones[{j}]"),
+                        format!(
+                            "zone {z:?} is not one of the scenario's zones {:?}",
+                            raw.zones
+                        ),
+                    ));
+                }
+            }
+        }
+        NodePools::new(raw.node_pools.clone()).map_err(|e| match e {
+            NodePoolError::Invalid { field, message, .. } => self.invalid(field, message),
+        })
+    }
+
+    pub(super) fn autoscaler(
+        &self,
+        raw: &RawAutoscaler,
+        seed: u64,
+    ) -> Result<AutoscalerConfig, ScenarioError> {
+        let mut c = AutoscalerConfig {
+            seed,
+            ..AutoscalerConfig::default()
+        };
+        apply_overrides(&mut c, raw);
+        if raw.backoff_initial.is_some()
+            || raw.backoff_max.is_some()
+            || raw.backoff_reset_after.is_some()
+        {
+            let d = BackoffConfig::default();
+            let pick = |v: &Option<fields::HumanDuration>, dflt: Duration| v.map_or(dflt, |v| v.0);
+            c.backoff = BackoffConfig::try_new(
+                pick(&raw.backoff_initial, d.initial()),
+                pick(&raw.backoff_max, d.max()),
+                pick(&raw.backoff_reset_after, d.reset_after()),
+            )
+            .map_err(|e| self.invalid("autoscaler.backoff_initial".into(), e.to_string()))?;
+        }
+        c.validate()
+            .map_err(|e| self.invalid("autoscaler".into(), e.to_string()))?;
+        Ok(c)
+    }
+
+    pub(super) fn workload(
+        &self,
+        i: usize,
+        w: &RawWorkload,
+        base_dir: &Path,
+    ) -> Result<Workload, ScenarioError> {
+        let field = |f: &str| format!("workloads[{i}].{f}");
+        let (min, max) = self.replica_bounds(w, &field)?;
+        let load =
+            LoadCurve::from_spec(&w.load, base_dir).map_err(|source| ScenarioError::Load {
+                origin: self.origin.to_owned(),
+                field: field("load"),
+                source,
+            })?;
+        let workload = Workload {
+            name: w.name.clone(),
+            replicas: w.replicas,
+            min_replicas: min,
+            max_replicas: max,
+            pod: Arc::new(self.pod_template(w, &field)?),
+            hpa: w.hpa.as_ref().map(|h| HpaSettings {
+                target_cpu_utilization: h.target_cpu_utilization,
+                behavior: h.behavior.clone(),
+            }),
+            load,
+            cpu_per_unit: w.cpu_per_unit.0,
+            idle_cpu: w.idle_cpu.map_or(0.0, |c| c.0),
+            startup: w.startup.0,
+            pdb_min_available: w.pdb.as_ref().map(|p| p.min_available),
+        };
+        if let Some(spec) = workload.hpa_spec() {
+            spec.validate()
+                .map_err(|e| self.invalid(field("hpa"), e.to_string()))?;
+        }
+        Ok(workload)
+    }
+
+    /// `(min_replicas, max_replicas)`, checked against the initial replicas and the HPA.
+    fn replica_bounds(
+        &self,
+        w: &RawWorkload,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<(u32, u32), ScenarioError> {
+        let min = w
+            .min_replicas
+            .unwrap_or(if w.hpa.is_some() { 1 } else { w.replicas });
+        let max = match (w.max_replicas, &w.hpa) {
+            (Some(m), _) => m,
+            (None, None) => w.replicas,
+            (None, Some(_)) => {
+                let message = "max_replicas is required with an hpa".into();
+                return Err(self.invalid(field("hpa"), message));
+            }
+        };
+        if !(min <= w.replicas && w.replicas <= max) {
+            let message = format!(
+                "need min_replicas {min} <= replicas {} <= max_replicas {max}",
+                w.replicas
+            );
+            return Err(self.invalid(field("replicas"), message));
+        }
+        if let Some(h) = &w.hpa
+            && h.target_cpu_utilization == 0
+        {
+            return Err(self.invalid(field("hpa.target_cpu_utilization"), "must be > 0".into()));
+        }
+        if w.requests.cpu.0 == 0 && w.hpa.is_some() {
+            let message = "an HPA on CPU needs a CPU request".into();
+            return Err(self.invalid(field("requests.cpu"), message));
+        }
+        Ok((min, max))
+    }
+
+    /// The scheduling view of the workload's pods.
+    fn pod_template(
+        &self,
+        w: &RawWorkload,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<PodSpec, ScenarioError> {
+        let requests = Resources::pod(w.requests.cpu.0, w.requests.memory.0);
+        let mut pod = PodSpec::new(&w.name, requests)
+            .in_namespace(&w.namespace)
+            .with_label("app", &w.name);
+        pod.node_selector = w.node_selector.clone().into_iter().collect::<Labels>();
+        pod.tolerations = w.tolerations.iter().map(toleration).collect();
+        if let Some(spread) = &w.zone_spread {
+            if spread.max_skew == 0 {
+                return Err(self.invalid(field("zone_spread.max_skew"), "must be > 0".into()));
+            }
+            let own = LabelSelector::labels([("app", w.name.as_str())]);
+            pod = pod.with_zone_spread(spread.max_skew, WhenUnsatisfiable::DoNotSchedule, own);
+        }
+        Ok(pod)
+    }
+
+    pub(super) fn failure(
+        &self,
+        i: usize,
+        f: &RawFailure,
+        raw: &RawScenario,
+        pools: &NodePools,
+    ) -> Result<Failure, ScenarioError> {
+        let field = |f: &str| format!("failures[{i}].{f}");
+        match f {
+            RawFailure::Capacity {
+                instance_type,
+                zone,
+                from,
+                until,
+            } => {
+                if !raw.zones.contains(zone) {
+                    return Err(self.invalid(
+                        field("zone"),
+                        format!("{zone:?} is not one of the scenario's zones"),
+                    ));
+                }
+                if crate::instances::instance_type(instance_type).is_none() {
+                    return Err(
+                        self.invalid(field("instance_type"), "unknown instance type".into())
+                    );
+                }
+                if from.0 >= until.0 {
+                    return Err(
+                        self.invalid(field("until"), format!("{until} is not after {from}"))
+                    );
+                }
+                Ok(Failure::Capacity {
+                    instance_type: instance_type.clone(),
+                    zone: zone.clone(),
+                    from: from.0,
+                    until: until.0,
+                })
+            }
+            RawFailure::SpotInterruption { pool, at, count } => {
+                match pools.get(pool) {
+                    Some(p) if p.spot => {}
+                    Some(_) => {
+                        return Err(self
+                            .invalid(field("pool"), format!("pool {pool:?} is not a spot pool")));
+                    }
+                    None => {
+                        return Err(self.invalid(field("pool"), format!("no node pool {pool:?}")));
+                    }
+                }
+                Ok(Failure::SpotInterruption {
+                    pool: pool.clone(),
+                    at: at.0,
+                    count: *count,
+                })
+            }
+        }
+    }
+}
+
+/// Applies the plain (unvalidated here) overrides; [`AutoscalerConfig::validate`] checks them.
+fn apply_overrides(c: &mut AutoscalerConfig, raw: &RawAutoscaler) {
+    let durations = [
+        (&mut c.scan_interval, raw.scan_interval),
+        (
+            &mut c.scale_down_unneeded_time,
+            raw.scale_down_unneeded_time,
+        ),
+        (
+            &mut c.scale_down_delay_after_add,
+            raw.scale_down_delay_after_add,
+        ),
+        (&mut c.max_node_provision_time, raw.max_node_provision_time),
+        (&mut c.max_drain_time, raw.max_drain_time),
+    ];
+    for (target, value) in durations {
+        if let Some(v) = value {
+            *target = v.0;
+        }
+    }
+    if let Some(t) = raw.scale_down_utilization_threshold {
+        c.scale_down_utilization_threshold = t;
+    }
+    if let Some(n) = raw.max_scale_down_parallelism {
+        c.max_scale_down_parallelism = n;
+    }
+    if let Some(e) = raw.scale_down_enabled {
+        c.scale_down_enabled = e;
+    }
+    if let Some(list) = &raw.expanders {
+        c.expanders = list
+            .iter()
+            .map(|e| match e {
+                RawExpander::Priority => ExpanderKind::Priority,
+                RawExpander::LeastWaste => ExpanderKind::LeastWaste,
+                RawExpander::Random => ExpanderKind::Random,
+            })
+            .collect();
+    }
+    c.cluster_node_limit = raw.cluster_node_limit.or(c.cluster_node_limit);
+    if let Some(m) = raw.max_pods {
+        c.template.max_pods = m;
+    }
+}
+
+pub(super) fn toleration(t: &RawToleration) -> Toleration {
+    let effect = t.effect.map(|e| match e {
+        raw::RawTaintEffect::NoSchedule => TaintEffect::NoSchedule,
+        raw::RawTaintEffect::PreferNoSchedule => TaintEffect::PreferNoSchedule,
+        raw::RawTaintEffect::NoExecute => TaintEffect::NoExecute,
+    });
+    Toleration {
+        key: t.key.clone(),
+        operator: match t.operator {
+            raw::RawTolerationOperator::Equal => TolerationOperator::Equal,
+            raw::RawTolerationOperator::Exists => TolerationOperator::Exists,
+        },
+        value: t.value.clone(),
+        effect,
+    }
+}
+
+pub(super) fn daemonset_pod(d: &RawDaemonSet) -> Arc<PodSpec> {
+    let mut pod = PodSpec::new(
+        &d.name,
+        Resources::pod(d.requests.cpu.0, d.requests.memory.0),
+    )
+    .in_namespace(&d.namespace)
+    .with_label("app", &d.name);
+    pod.node_selector = d.node_selector.clone().into_iter().collect();
+    pod.tolerations = match &d.tolerations {
+        Some(list) => list.iter().map(toleration).collect(),
+        None => vec![Toleration::exists("", None)],
+    };
+    Arc::new(pod)
+}

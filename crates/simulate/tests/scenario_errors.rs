@@ -1,0 +1,124 @@
+//! Scenario errors name the file, the line and the field.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use tidal_simulate::Scenario;
+use tidal_simulate::scenario::ScenarioError;
+
+fn error(text: &str) -> String {
+    Scenario::from_yaml(text, "bad.yaml", Path::new("."))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+/// SMALL with `from` replaced by `to` (exactly once).
+fn small_with(from: &str, to: &str) -> String {
+    assert_eq!(
+        common::SMALL.matches(from).count(),
+        1,
+        "{from:?} must occur once"
+    );
+    common::SMALL.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn unknown_field_names_line_and_field() {
+    let text = small_with(
+        "  cpu_per_unit: 10m\n",
+        "  cpu_per_unit: 10m\n  cpu_per_unti: 3\n",
+    );
+    let err = error(&text);
+    let line = line_of(&text, "cpu_per_unti");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("workloads[0]"), "{err}");
+    assert!(err.contains("cpu_per_unti"), "{err}");
+}
+
+#[test]
+fn bad_quantity_names_line_and_field() {
+    let text = small_with("{cpu: 500m, memory: 1Gi}", "{cpu: 500x, memory: 1Gi}");
+    let err = error(&text);
+    let line = line_of(&text, "500x");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("workloads[0].requests.cpu"), "{err}");
+    assert!(err.contains("500x"), "{err}");
+}
+
+#[test]
+fn bad_duration_and_time_of_day_are_reported_where_they_are() {
+    let text = small_with("duration: 2h", "duration: two hours");
+    let err = error(&text);
+    assert!(err.starts_with("bad.yaml:3:"), "{err}");
+    assert!(err.contains("duration"), "{err}");
+    let text = small_with(
+        "    steps:\n    - {at: 0s, value: 100}\n    - {at: 30m, value: 1000}\n    - {at: 75m, value: 200}\n",
+        "    daily_sine: {trough: 1, peak: 2, peak_at: \"25:00\"}\n",
+    );
+    let err = error(&text);
+    let line = line_of(&text, "25:00");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("workloads[0].load"), "{err}");
+}
+
+#[test]
+fn node_pool_errors_use_the_autoscaler_rules() {
+    let text = small_with(
+        "  min_size: 2\n  max_size: 20\n",
+        "  min_size: 30\n  max_size: 20\n",
+    );
+    let err = error(&text);
+    assert!(err.contains("node_pools[0]"), "{err}");
+    assert!(err.contains("min_size"), "{err}");
+    assert!(err.starts_with("bad.yaml:"), "{err}");
+}
+
+#[test]
+fn inconsistent_values_name_the_field_and_line() {
+    let text = small_with("  max_replicas: 60\n", "  max_replicas: 1\n");
+    let err = error(&text);
+    assert!(err.contains("workloads[0].replicas"), "{err}");
+    let line = line_of(&text, "  replicas: 4");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+
+    let text = format!(
+        "{}failures:\n- kind: capacity\n  instance_type: m6i.xlarge\n  zone: eu-central-1z\n  from: 1h\n  until: 2h\n",
+        common::SMALL
+    );
+    let err = error(&text);
+    assert!(err.contains("failures[0].zone"), "{err}");
+    assert!(
+        err.starts_with(&format!("bad.yaml:{}:", line_of(&text, "eu-central-1z"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_instance_types_and_failure_kinds_are_rejected() {
+    let text = small_with("[m5.xlarge]", "[x9.huge]");
+    let err = error(&text);
+    assert!(
+        err.contains("node_pools[1].instance_types[0]") && err.contains("x9.huge"),
+        "{err}"
+    );
+    let text = format!("{}failures:\n- kind: meteor\n  at: 1h\n", common::SMALL);
+    let err = error(&text);
+    assert!(
+        err.contains("failures[0]") && err.contains("meteor"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_read_error() {
+    let err = Scenario::load(Path::new("/nonexistent/scenario.yaml")).unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/scenario.yaml"));
+}

@@ -1,0 +1,18 @@
+//! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
+//! stops them when the handle drops, plus a tiny exporter that Prometheus can scrape.
+//!
+//! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
+
+mod error;
+mod exporter;
+mod locate;
+mod moto;
+mod port;
+mod process;
+mod prometheus;
+
+pub use error::HarnessError;
+pub use exporter::TestExporter;
+pub use moto::MotoServer;
+pub use port::free_port;
+pub use prometheus::{PromSample, Prometheus};

@@ -1,0 +1,50 @@
+//! `tidal`: one binary, one subcommand per component.
+
+use clap::{Parser, Subcommand};
+use tidal_runtime::telemetry::{self, LogFormat};
+
+/// Autoscaling control loops for Kubernetes on AWS.
+#[derive(Debug, Parser)]
+#[command(name = "tidal", version)]
+struct Cli {
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TIDAL_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log level or filter (e.g. `info`, `tidal=debug,kube=warn`); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info", env = "TIDAL_LOG_LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole platform on a simulated cluster and cloud (default: one day of an online shop).
+    Simulate(tidal_simulate::Args),
+    /// Node-pool-aware cluster autoscaler on AWS Auto Scaling Groups.
+    ClusterAutoscaler(tidal_cluster_autoscaler::cli::Args),
+    /// Custom and external metrics API server for the HPA.
+    MetricsAdapter(tidal_metrics_adapter::app::Args),
+    /// Print the version.
+    Version,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The simulator prints a progress bar and a summary; its logs would only interleave with them.
+    let level = match cli.command {
+        Command::Simulate(_) if std::env::var_os("RUST_LOG").is_none() => "warn",
+        _ => cli.log_level.as_str(),
+    };
+    telemetry::init(cli.log_format, level)?;
+    match cli.command {
+        Command::Simulate(args) => tidal_simulate::run(args).await,
+        Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
+        Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
+        Command::Version => {
+            println!("tidal {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
