@@ -211,30 +211,32 @@ fn full_decision(c: &mut Criterion) {
     }
 }
 
-fn scale_down_candidates(c: &mut Criterion) {
-    let mut w = world(&synthetic_cluster(&FixtureConfig::thousand_nodes()));
-    // No pending pods: a quiet cluster, where scale-down runs.
-    w.snapshot.pods.retain(|p| p.node_name.is_some());
-    let cluster = cluster_state(&w.snapshot, &BTreeSet::new());
-    let candidates: Vec<NodeCandidate> = w
-        .groups
+/// Nodes of the world's groups as scale-down candidates (threshold 0.5).
+fn candidates_of(w: &World) -> Vec<NodeCandidate> {
+    let by_instance: HashMap<&str, &str> = w
+        .snapshot
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.instance_id.as_deref()?, n.name.as_str())))
+        .collect();
+    w.groups
         .iter()
         .flat_map(|g| g.live_instances.iter().map(move |i| (g, i)))
         .filter_map(|(g, i)| {
-            let node = w
-                .snapshot
-                .nodes
-                .iter()
-                .find(|n| n.instance_id.as_deref() == Some(i.id.as_str()))?;
             Some(NodeCandidate {
-                node: node.name.clone(),
+                node: (*by_instance.get(i.id.as_str())?).to_owned(),
                 group: g.id.clone(),
                 instance_id: i.id.clone(),
                 threshold: 0.5,
                 unneeded_time: Duration::from_secs(600),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn bench_candidates(c: &mut Criterion, name: &str, w: &World) {
+    let cluster = cluster_state(&w.snapshot, &BTreeSet::new());
+    let candidates = candidates_of(w);
     let mut pods: PodsByNode<'_> = HashMap::new();
     for p in &w.snapshot.pods {
         if let Some(n) = p.node_name.as_deref() {
@@ -243,12 +245,13 @@ fn scale_down_candidates(c: &mut Criterion) {
     }
     let found = find_unneeded(&cluster, &candidates, &pods, &w.snapshot.pdbs);
     eprintln!(
-        "scale-down 1k nodes: {} candidates, {} unneeded, {} blocked",
+        "{name}: {} candidates, {} pods, {} unneeded, {} blocked",
         candidates.len(),
+        w.snapshot.pods.len(),
         found.nodes.len(),
         found.blocked.len()
     );
-    let mut group = c.benchmark_group("autoscaler_loop/scale_down_1k_nodes");
+    let mut group = c.benchmark_group(format!("autoscaler_loop/{name}"));
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
@@ -264,7 +267,7 @@ fn scale_down_candidates(c: &mut Criterion) {
     });
     group.bench_function("decide_quiet_cluster_cold", |b| {
         b.iter_batched(
-            || autoscaler(&w),
+            || autoscaler(w),
             |mut a| {
                 let plan = a.decide(&w.snapshot, w.groups.clone(), NOW, false);
                 (a, plan)
@@ -273,6 +276,21 @@ fn scale_down_candidates(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+fn scale_down_candidates(c: &mut Criterion) {
+    let mut w = world(&synthetic_cluster(&FixtureConfig::thousand_nodes()));
+    // No pending pods: a quiet cluster, where scale-down runs.
+    w.snapshot.pods.retain(|p| p.node_name.is_some());
+    bench_candidates(c, "scale_down_1k_nodes", &w);
+    // The same cluster after load went away: two of three workload pods gone, so most nodes
+    // are below the threshold and every one of them is simulated.
+    let mut n = 0usize;
+    w.snapshot.pods.retain(|p| {
+        n += 1;
+        p.namespace == "kube-system" || n.is_multiple_of(3)
+    });
+    bench_candidates(c, "scale_down_1k_nodes_light", &w);
 }
 
 criterion_group!(benches, full_decision, scale_down_candidates);

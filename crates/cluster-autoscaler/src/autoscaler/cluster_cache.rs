@@ -6,7 +6,7 @@
 //! the simulator keeps its records), so a pointer comparison finds what to redo; equal
 //! contents behind a new pointer are kept as well.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tidal_core::scheduling::{ClusterState, NodeId, PodId};
@@ -57,7 +57,9 @@ impl ClusterCache {
                 wanted.entry(n.name.as_str()).or_insert(n);
             }
         }
-        let mut gone: HashSet<String> = HashSet::new();
+        // Removal and insertion orders decide which slots nodes get, and slot order is the
+        // first-fit order: both follow the snapshot (or names), never hash order.
+        let mut gone: BTreeSet<String> = BTreeSet::new();
         for (name, cached) in &mut self.nodes {
             match wanted.get(name.as_str()) {
                 Some(n) if Arc::ptr_eq(n, &cached.node) => {}
@@ -78,8 +80,10 @@ impl ClusterCache {
                 pods.retain(|_, p| !p.pod.node_name.as_ref().is_some_and(|n| gone.contains(n)));
             }
         }
-        for (name, n) in wanted {
-            if !self.nodes.contains_key(name)
+        for n in &snapshot.nodes {
+            let name = n.name.as_str();
+            if wanted.get(name).is_some_and(|w| Arc::ptr_eq(w, n))
+                && !self.nodes.contains_key(name)
                 && let Ok(id) = self.state.add_node(n.spec.clone())
             {
                 self.nodes.insert(
@@ -118,14 +122,19 @@ impl ClusterCache {
             };
             update_pod(state, namespace, p, node, generation);
         }
+        // Pods gone from the snapshot, unbound in name order (slot reuse stays deterministic).
+        let mut stale: Vec<(&String, &String, PodId)> = pods
+            .iter()
+            .flat_map(|(ns, names)| names.iter().map(move |(name, c)| (ns, name, c)))
+            .filter(|(_, _, c)| c.seen != generation)
+            .map(|(ns, name, c)| (ns, name, c.id))
+            .collect();
+        stale.sort_unstable();
+        for (_, _, id) in stale {
+            let _ = state.remove_pod(id);
+        }
         for namespace in pods.values_mut() {
-            namespace.retain(|_, c| {
-                let keep = c.seen == generation;
-                if !keep {
-                    let _ = state.remove_pod(c.id);
-                }
-                keep
-            });
+            namespace.retain(|_, c| c.seen == generation);
         }
         pods.retain(|_, namespace| !namespace.is_empty());
     }
@@ -230,5 +239,24 @@ mod tests {
         Arc::make_mut(&mut snap.nodes[0]).unschedulable = false;
         Arc::make_mut(&mut snap.pods[3]).phase = crate::ports::PodPhase::Succeeded;
         assert_same(&mut cache, &snap, &none);
+    }
+
+    #[test]
+    fn nodes_get_slots_in_snapshot_order() {
+        // Slot order is the first-fit order of every simulation: it must not depend on hashing.
+        let names: Vec<String> = (0..12).map(|i| format!("node-{i:02}")).collect();
+        let snap = ClusterSnapshot {
+            nodes: names
+                .iter()
+                .map(|n| node(n, &format!("i-{n}"), "z", 1000, 1))
+                .collect(),
+            ..ClusterSnapshot::default()
+        };
+        let mut cache = ClusterCache::default();
+        let state = cache.sync(&snap, &BTreeSet::new());
+        let ids: Vec<_> = names.iter().map(|n| state.node_id(n).unwrap()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
     }
 }
