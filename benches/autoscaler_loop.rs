@@ -56,6 +56,7 @@ fn pod(spec: &tidal_core::scheduling::PodSpec, node: Option<&str>) -> Arc<Cluste
         safe_to_evict: None,
         has_local_storage: false,
         created_at: Timestamp::from_secs(0),
+        deleting: false,
     })
 }
 
@@ -229,6 +230,7 @@ fn candidates_of(w: &World) -> Vec<NodeCandidate> {
                 instance_id: i.id.clone(),
                 threshold: 0.5,
                 unneeded_time: Duration::from_secs(600),
+                unready: false,
             })
         })
         .collect()
@@ -237,7 +239,7 @@ fn candidates_of(w: &World) -> Vec<NodeCandidate> {
 fn bench_candidates(c: &mut Criterion, name: &str, w: &World) {
     let cluster = cluster_state(&w.snapshot, &BTreeSet::new());
     let candidates = candidates_of(w);
-    let mut pods: PodsByNode<'_> = HashMap::new();
+    let mut pods = PodsByNode::default();
     for p in &w.snapshot.pods {
         if let Some(n) = p.node_name.as_deref() {
             pods.entry(n).or_default().push(p.as_ref());

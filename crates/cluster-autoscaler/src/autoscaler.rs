@@ -23,17 +23,15 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-
 use tidal_core::Timestamp;
 
 use crate::config::{AutoscalerConfig, ConfigError};
 use crate::node_pool::NodePools;
 use crate::outcome::{LoopOutcome, PortError};
 use crate::ports::{
-    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterPod, ClusterSnapshot,
-    ClusterSource,
+    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource,
 };
+use crate::scale_down::PodsByNode;
 use crate::state::AutoscalerState;
 use crate::templates::Templates;
 
@@ -145,7 +143,8 @@ impl Autoscaler {
                 &mut errors,
             )
             .await;
-        let status = self.status_report(&plan, &scale_ups, &snapshot, &errors, fresh, now);
+        let mut status = self.status_report(&plan, &scale_ups, &snapshot, &errors, fresh, now);
+        status.template_problems = problems.clone();
         if let Err(e) = cluster.write_status(&status).await {
             errors.push(report::cluster_error("write_status", "", &e));
         }
@@ -168,6 +167,13 @@ impl Autoscaler {
         })
     }
 
+    /// Forgets what was remembered across loops (drains in progress, unneeded timers,
+    /// backoffs, the last scale-up): after a lost leadership term another replica may have
+    /// acted, so the next term starts from what it observes. Instance-type data is kept.
+    pub fn forget(&mut self) {
+        self.state = AutoscalerState::new(self.config.backoff);
+    }
+
     /// A loop that saw nothing breaks "continuously unneeded": the timers start over.
     fn unobserved(&mut self, e: LoopError) -> LoopError {
         self.state.unneeded_since.clear();
@@ -180,11 +186,16 @@ impl Autoscaler {
     }
 }
 
-/// The snapshot's bound pods by node name.
-fn pods_by_node(snapshot: &ClusterSnapshot) -> HashMap<&str, Vec<&ClusterPod>> {
-    let mut by_node: HashMap<&str, Vec<&ClusterPod>> = HashMap::new();
+/// The snapshot's bound pods by node name, for the nodes `wanted` says.
+fn pods_by_node<'a>(
+    snapshot: &'a ClusterSnapshot,
+    wanted: impl Fn(&str) -> bool,
+) -> PodsByNode<'a> {
+    let mut by_node = PodsByNode::default();
     for p in &snapshot.pods {
-        if let Some(node) = p.node_name.as_deref() {
+        if let Some(node) = p.node_name.as_deref()
+            && wanted(node)
+        {
             by_node.entry(node).or_default().push(p.as_ref());
         }
     }

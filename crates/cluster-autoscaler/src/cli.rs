@@ -59,6 +59,9 @@ pub struct Args {
     /// How long a node must stay unneeded before it is removed.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub scale_down_unneeded_time: Duration,
+    /// How long a node that is not Ready must stay unneeded before it is removed.
+    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    pub scale_down_unready_time: Duration,
     /// Requested nodes that have not registered after this are a failed scale-up.
     #[arg(long, default_value = "7m", value_parser = humantime::parse_duration)]
     pub max_node_provision_time: Duration,
@@ -121,6 +124,7 @@ impl Args {
             scan_interval: self.scan_interval,
             scale_down_utilization_threshold: self.scale_down_utilization_threshold,
             scale_down_unneeded_time: self.scale_down_unneeded_time,
+            scale_down_unready_time: self.scale_down_unready_time,
             max_node_provision_time: self.max_node_provision_time,
             max_scale_down_parallelism: self.max_scale_down_parallelism,
             dry_run: self.dry_run,

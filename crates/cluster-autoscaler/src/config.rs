@@ -46,6 +46,9 @@ pub struct AutoscalerConfig {
     pub scale_down_utilization_threshold: f64,
     /// How long a node must stay unneeded before it is removed (10 min; pools may override).
     pub scale_down_unneeded_time: Duration,
+    /// How long a node that is not Ready must stay unneeded before it is removed (upstream
+    /// `scale-down-unready-time`, 20 min); its utilization does not matter.
+    pub scale_down_unready_time: Duration,
     /// No scale-down this long after a scale-up (upstream `scale-down-delay-after-add`, 10 min).
     pub scale_down_delay_after_add: Duration,
     /// Requested nodes that have not registered after this are a failed scale-up (Zalando: 7 min).
@@ -78,6 +81,7 @@ impl Default for AutoscalerConfig {
             scan_interval: Duration::from_secs(10),
             scale_down_utilization_threshold: 0.5,
             scale_down_unneeded_time: Duration::from_secs(600),
+            scale_down_unready_time: Duration::from_secs(1200),
             scale_down_delay_after_add: Duration::from_secs(600),
             max_node_provision_time: Duration::from_secs(420),
             max_scale_down_parallelism: 10,

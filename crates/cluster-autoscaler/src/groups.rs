@@ -76,7 +76,8 @@ pub fn nodes_by_instance(nodes: &[Arc<ClusterNode>]) -> HashMap<&str, &ClusterNo
 /// Joins the cloud's groups with their pools. Groups of unknown pools or disallowed zones are
 /// left out (they are not ours to scale); of two ASGs claiming one pool/zone, the first by ASG
 /// name wins. Bounds: the pool's min/max split over its zones (configured zones, else the zones
-/// it has groups in), intersected with the ASG's own bounds.
+/// it has groups in), intersected with the ASG's own bounds. `extra` gives each kept group's
+/// template node and backoff.
 pub fn group_views<F>(
     pools: &NodePools,
     groups: &[NodeGroup],
@@ -84,7 +85,7 @@ pub fn group_views<F>(
     mut extra: F,
 ) -> Vec<GroupView>
 where
-    F: FnMut(&NodeGroupId) -> (Option<Arc<NodeSpec>>, Option<Timestamp>),
+    F: FnMut(&NodeGroup) -> (Option<Arc<NodeSpec>>, Option<Timestamp>),
 {
     let mut ours: BTreeMap<&NodeGroupId, &NodeGroup> = BTreeMap::new();
     for g in groups {
@@ -139,7 +140,7 @@ where
             .iter()
             .filter_map(|i| nodes.get(i.id.as_str()).copied())
             .collect();
-        let (template, backed_off_until) = extra(id);
+        let (template, backed_off_until) = extra(g);
         views.push(GroupView {
             id: id.clone(),
             asg_name: g.asg_name.clone(),

@@ -526,6 +526,7 @@ mod tests {
                 last_scale_up: Some(at),
                 last_scale_down: Some(at),
                 node_groups: vec![group_status(default, 5, 3), group_status(spot, 1, 1)],
+                template_problems: Vec::new(),
             },
         }
     }

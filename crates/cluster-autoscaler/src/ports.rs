@@ -10,12 +10,14 @@
 //! - The error enums carry a stable [`CloudError::label`]/[`ClusterError::label`] for metrics.
 //! - [`StatusReport`] lives in `status.rs` and is re-exported here.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
-use tidal_core::scheduling::{LabelSelector, NodeSpec, PodSpec};
+use tidal_core::resources::ResourceName;
+use tidal_core::scheduling::{LabelSelector, Labels, NodeSpec, PodSpec, Taint};
 
 pub use crate::status::StatusReport;
 
@@ -64,6 +66,37 @@ pub struct NodeGroup {
     pub desired: u32,
     /// Instances the ASG currently has (including pending and terminating ones).
     pub instances: Vec<CloudInstance>,
+    /// What the cloud says about the group's nodes beyond the pool and its instance types
+    /// (on AWS: the ASG's node-template tags); merged into the group's template node.
+    pub template: NodeTemplate,
+}
+
+/// What a node group's nodes will carry besides what the pool file and the instance types say,
+/// so a group scaled from zero is planned with the labels, taints and resources its nodes get.
+/// Cloud-neutral: the AWS adapter fills it from `k8s.io/cluster-autoscaler/node-template/…`
+/// tags; a provider without such data leaves it empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeTemplate {
+    /// Extra node labels (they override pool labels of the same key).
+    pub labels: Labels,
+    /// Extra node taints.
+    pub taints: Vec<Taint>,
+    /// Resource capacities that override (or add to) what the instance types say, in core units
+    /// (milli-CPU, bytes, counts); `pods` is the node's max pods.
+    pub resources: BTreeMap<ResourceName, i64>,
+    /// Template data the provider could not read and left out, each naming the ASG and the tag.
+    /// Reported as template problems of the group; they never block it.
+    pub problems: Vec<String>,
+}
+
+impl NodeTemplate {
+    /// True when the provider had nothing to say about the group's nodes (no tags, no problems).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+            && self.taints.is_empty()
+            && self.resources.is_empty()
+            && self.problems.is_empty()
+    }
 }
 
 /// One instance of a node group.
@@ -190,6 +223,20 @@ pub struct ClusterNode {
     pub created_at: Timestamp,
 }
 
+impl ClusterNode {
+    /// Whether the node carries the autoscaler's deletion mark ([`TO_BE_DELETED_TAINT`]).
+    pub fn is_marked_for_deletion(&self) -> bool {
+        self.spec
+            .taints
+            .iter()
+            .any(|t| t.key == TO_BE_DELETED_TAINT)
+    }
+}
+
+/// The taint that marks a node the autoscaler is removing (upstream's name, so tools that
+/// know it keep working); its value is the Unix time of marking.
+pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+
 /// Pod lifecycle phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PodPhase {
@@ -235,6 +282,9 @@ pub struct ClusterPod {
     pub has_local_storage: bool,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Being deleted (`metadata.deletionTimestamp` set): its controller has replaced it already,
+    /// so it neither needs a new node nor has to be moved.
+    pub deleting: bool,
 }
 
 impl ClusterPod {

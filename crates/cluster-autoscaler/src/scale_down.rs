@@ -36,8 +36,11 @@ pub struct NodeCandidate {
     pub instance_id: String,
     /// Utilization threshold of its pool.
     pub threshold: f64,
-    /// Unneeded time of its pool.
+    /// Unneeded time of its pool (the unready time for an unready node).
     pub unneeded_time: Duration,
+    /// The node is not Ready: it serves nothing, so the utilization threshold does not apply;
+    /// its pods must still fit elsewhere.
+    pub unready: bool,
 }
 
 /// A node found unneeded this loop.
@@ -83,7 +86,7 @@ pub struct NodeRemoval {
 }
 
 /// The pods of the cluster by node name (bound, as the snapshot has them).
-pub type PodsByNode<'a> = HashMap<&'a str, Vec<&'a ClusterPod>>;
+pub type PodsByNode<'a> = foldhash::HashMap<&'a str, Vec<&'a ClusterPod>>;
 
 /// max(cpu, memory) requests / allocatable of a node in `cluster`; `None` if unknown.
 pub fn utilization(cluster: &ClusterState, id: NodeId) -> Option<f64> {
@@ -119,7 +122,7 @@ pub fn find_unneeded(
         let Some(util) = utilization(cluster, id) else {
             continue;
         };
-        if util >= c.threshold {
+        if util >= c.threshold && !c.unready {
             continue;
         }
         let on_node = pods.get(c.node.as_str()).map(Vec::as_slice).unwrap_or(&[]);

@@ -72,6 +72,9 @@ pub struct StatusReport {
     pub last_scale_down: Option<Timestamp>,
     /// Per group, sorted by group id.
     pub node_groups: Vec<GroupStatus>,
+    /// Why some groups have no usable template node or are planned without part of their
+    /// cloud data (unknown instance types, malformed node-template tags…).
+    pub template_problems: Vec<String>,
 }
 
 /// RFC 3339 for a timestamp (the raw milliseconds if out of range).
@@ -126,6 +129,12 @@ impl StatusReport {
             let _ = writeln!(out, "    LastScaleDown: {}", opt_time(g.last_scale_down));
             if let Some(f) = &g.last_failure {
                 let _ = writeln!(out, "    LastFailure:   {f}");
+            }
+        }
+        if !self.template_problems.is_empty() {
+            let _ = writeln!(out, "\nTemplateProblems:");
+            for p in &self.template_problems {
+                let _ = writeln!(out, "  {p}");
             }
         }
         out

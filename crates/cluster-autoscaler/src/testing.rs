@@ -12,7 +12,7 @@ use tidal_core::scheduling::{NodeSpec, PodSpec};
 use crate::ports::{
     BoxError, CloudError, CloudInstance, CloudProvider, ClusterActions, ClusterError, ClusterNode,
     ClusterPod, ClusterSnapshot, ClusterSource, DisruptionBudget, Event, InstanceState, NodeGroup,
-    NodeGroupId, PodPhase, ScaleUpFailure, StatusReport,
+    NodeGroupId, NodeTemplate, PodPhase, ScaleUpFailure, StatusReport,
 };
 
 const GIB: i64 = 1 << 30;
@@ -45,6 +45,8 @@ pub struct FakeCloud {
     pub failures: Mutex<Vec<ScaleUpFailure>>,
     /// Port methods that fail (by name, e.g. `set_desired_capacity`).
     pub failing: Mutex<BTreeSet<&'static str>>,
+    /// Port methods that never answer (a hung API call).
+    pub stalled: Mutex<BTreeSet<&'static str>>,
     /// Acting calls received, in order.
     pub calls: Mutex<Vec<CloudCall>>,
     next_instance: Mutex<u64>,
@@ -63,6 +65,11 @@ impl FakeCloud {
     /// Makes `operation` fail from now on.
     pub fn fail(&self, operation: &'static str) {
         lock(&self.failing).insert(operation);
+    }
+
+    /// Makes `operation` hang from now on.
+    pub fn stall(&self, operation: &'static str) {
+        lock(&self.stalled).insert(operation);
     }
 
     /// Makes `operation` succeed again.
@@ -118,7 +125,11 @@ impl FakeCloud {
         launched
     }
 
-    fn check(&self, operation: &'static str) -> Result<(), CloudError> {
+    async fn check(&self, operation: &'static str) -> Result<(), CloudError> {
+        let stalled = lock(&self.stalled).contains(operation);
+        if stalled {
+            std::future::pending::<()>().await;
+        }
         if lock(&self.failing).contains(operation) {
             return Err(CloudError::Api {
                 operation: operation.to_owned(),
@@ -131,12 +142,12 @@ impl FakeCloud {
 
 impl CloudProvider for FakeCloud {
     async fn node_groups(&self) -> Result<Vec<NodeGroup>, CloudError> {
-        self.check("node_groups")?;
+        self.check("node_groups").await?;
         Ok(lock(&self.groups).clone())
     }
 
     async fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceType>, CloudError> {
-        self.check("instance_types")?;
+        self.check("instance_types").await?;
         Ok(self
             .types
             .iter()
@@ -150,7 +161,7 @@ impl CloudProvider for FakeCloud {
         group: &NodeGroupId,
         desired: u32,
     ) -> Result<(), CloudError> {
-        self.check("set_desired_capacity")?;
+        self.check("set_desired_capacity").await?;
         let mut groups = lock(&self.groups);
         let g = groups
             .iter_mut()
@@ -172,7 +183,7 @@ impl CloudProvider for FakeCloud {
         group: &NodeGroupId,
         instance_id: &str,
     ) -> Result<(), CloudError> {
-        self.check("terminate_instance")?;
+        self.check("terminate_instance").await?;
         let mut groups = lock(&self.groups);
         let g = groups
             .iter_mut()
@@ -191,7 +202,7 @@ impl CloudProvider for FakeCloud {
     }
 
     async fn scale_up_failures(&self, since: Timestamp) -> Result<Vec<ScaleUpFailure>, CloudError> {
-        self.check("scale_up_failures")?;
+        self.check("scale_up_failures").await?;
         Ok(lock(&self.failures)
             .iter()
             .filter(|f| f.at >= since)
@@ -327,6 +338,7 @@ pub fn group(pool: &str, zone: &str, max: u32) -> NodeGroup {
         max_size: max,
         desired: 0,
         instances: Vec::new(),
+        template: NodeTemplate::default(),
     }
 }
 
@@ -396,6 +408,7 @@ pub fn pod_with(
         safe_to_evict: None,
         has_local_storage: false,
         created_at: Timestamp::from_secs(0),
+        deleting: false,
         spec,
     }
 }

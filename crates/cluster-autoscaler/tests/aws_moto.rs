@@ -93,6 +93,15 @@ async fn setup(config: &SdkConfig) {
             "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage",
             "100Gi",
         ),
+        tag(
+            "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu",
+            "1",
+        ),
+        // Malformed: left out and named as a problem of the group, which is still used.
+        tag(
+            "k8s.io/cluster-autoscaler/node-template/resources/memory",
+            "plenty",
+        ),
     ]);
     create_asg(config, "prod-default-a", &[ZONE_A], 1, a).await;
     create_asg(config, "prod-default-b", &[ZONE_B], 0, our_tags("default")).await;
@@ -137,8 +146,9 @@ async fn discovers_tagged_single_zone_groups_with_their_instances_and_template_t
     );
     assert!(groups[1].instances.is_empty());
 
-    let template = cloud.node_template(&group_a()).unwrap();
+    let template = &a.template;
     assert_eq!(template.labels.get("team").map(String::as_str), Some("web"));
+    assert_eq!(template.labels.len(), 1);
     assert_eq!(
         template.taints,
         vec![Taint::new("dedicated", "web", TaintEffect::NoSchedule)]
@@ -147,12 +157,22 @@ async fn discovers_tagged_single_zone_groups_with_their_instances_and_template_t
         template.resources.get(&ResourceName::EphemeralStorage),
         Some(&(100 << 30))
     );
-    assert!(
-        cloud
-            .node_template(&NodeGroupId::new("default", ZONE_B))
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        template
+            .resources
+            .get(&ResourceName::Extended("nvidia.com/gpu".into())),
+        Some(&1)
     );
+    assert_eq!(template.resources.len(), 2, "{:?}", template.resources);
+    assert_eq!(template.problems.len(), 1, "{:?}", template.problems);
+    let problem = &template.problems[0];
+    assert!(
+        problem.contains("prod-default-a")
+            && problem.contains("node-template/resources/memory")
+            && problem.contains("plenty"),
+        "{problem}"
+    );
+    assert!(groups[1].template.is_empty(), "{:?}", groups[1].template);
 }
 
 #[tokio::test]

@@ -367,6 +367,33 @@ impl LeaderHandle {
         }
     }
 
+    /// A handle following leadership published elsewhere: leader until the instant in the
+    /// channel (`None`: not leader). What [`LeaderElector::spawn`] hands out, for other electors
+    /// and for tests.
+    pub fn following(rx: watch::Receiver<Option<Instant>>) -> Self {
+        Self(Mode::Elected(rx))
+    }
+
+    /// Resolves once this process may no longer act: at once if it may not now, else when the
+    /// lease goes to another holder, the election stops, or the renew deadline passes without
+    /// a renewal. Never resolves for [`LeaderHandle::always`]. A controller races its work
+    /// against this so it stops acting before another replica may start.
+    pub async fn lost(&mut self) {
+        let Mode::Elected(rx) = &mut self.0 else {
+            return std::future::pending().await;
+        };
+        loop {
+            let until = *rx.borrow_and_update();
+            let Some(until) = until.filter(|u| Instant::now() < *u) else {
+                return;
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                changed = rx.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
     /// Waits for the next change of leadership state and returns `is_leader()` after it; returns
     /// false at once if the election has stopped, and never returns for [`LeaderHandle::always`].
     pub async fn changed(&mut self) -> bool {

@@ -256,6 +256,32 @@ fn always_handle_is_leader() {
     assert!(LeaderHandle::always().is_leader());
 }
 
+#[tokio::test(start_paused = true)]
+async fn lost_follows_renewals_and_resolves_at_the_deadline_or_handover() {
+    let start = tokio::time::Instant::now();
+    let (tx, rx) = watch::channel(Some(start + Duration::from_secs(10)));
+    let mut handle = LeaderHandle::following(rx);
+    // A renewal before the deadline pushes it out: lost only at the renewed deadline.
+    let renew = tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        renew.send_replace(Some(start + Duration::from_secs(15)));
+    });
+    handle.lost().await;
+    assert_eq!(start.elapsed(), Duration::from_secs(15));
+    assert!(!handle.is_leader());
+
+    // Leader again, then the lease goes to another holder: lost at once.
+    tx.send_replace(Some(tokio::time::Instant::now() + Duration::from_secs(10)));
+    let at = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        tx.send_replace(None);
+    });
+    handle.lost().await;
+    assert_eq!(at.elapsed(), Duration::from_secs(2));
+}
+
 /// A one-lease stand-in for the API server: get/create/replace with resourceVersion checks, and
 /// a switch that makes every request fail.
 #[derive(Default)]

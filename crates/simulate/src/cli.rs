@@ -7,7 +7,6 @@ use anyhow::Context as _;
 
 use crate::engine::{SimResult, Simulation};
 use crate::progress::Progress;
-use crate::record::clock;
 use crate::scenario::Scenario;
 use crate::{report, summary::Summary};
 
@@ -100,7 +99,7 @@ pub fn describe(s: &Summary, out: &Path) -> String {
         "Simulated {scenario:?}: {hours} h in {wall:.1} s (seed {seed}).\n\
          \x20 nodes         {low} at the lowest load, {high} at the highest (min {min}, max {max})\n\
          \x20 node-hours    {nh:.0} (lower bound {lb:.0}), cost ${cost:.0}\n\
-         \x20 pod wait      p50 {p50:.0} s, p95 {p95:.0} s, max {pmax} ({pods} pods)\n\
+         \x20 pod wait      p50 {p50:.0} s, p95 {p95:.0} s, max {pmax:.0} s ({pods} pods)\n\
          \x20 autoscaler    {ups} scale-ups, {downs} nodes removed, {failed} failed scale-ups, {fb} fallbacks\n\
          \x20 spot          {spot} instances reclaimed\n\
          Report: {report}\n",
@@ -117,7 +116,7 @@ pub fn describe(s: &Summary, out: &Path) -> String {
         cost = s.cost,
         p50 = s.pending_pod_seconds_p50,
         p95 = s.pending_pod_seconds_p95,
-        pmax = clock(s.pending_pod_seconds_max),
+        pmax = s.pending_pod_seconds_max,
         pods = s.pods_counted,
         ups = s.scale_ups,
         downs = s.scale_downs,

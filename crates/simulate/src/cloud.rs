@@ -14,7 +14,8 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tidal_cluster_autoscaler::ports::{
-    CloudError, CloudInstance, CloudProvider, InstanceState, NodeGroup, NodeGroupId, ScaleUpFailure,
+    CloudError, CloudInstance, CloudProvider, InstanceState, NodeGroup, NodeGroupId, NodeTemplate,
+    ScaleUpFailure,
 };
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
@@ -482,6 +483,8 @@ impl CloudProvider for SimCloud {
                 max_size: a.spec.max_size,
                 desired: a.desired,
                 instances: a.instances.iter().map(to_cloud_instance).collect(),
+                // Simulated ASGs carry no node-template tags: pools alone describe their nodes.
+                template: NodeTemplate::default(),
             })
             .collect())
     }

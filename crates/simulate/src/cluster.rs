@@ -17,8 +17,7 @@ use tidal_core::Timestamp;
 use tidal_core::resources::Resources;
 use tidal_core::scheduling::{ClusterState, NodeId, NodeSpec, PodId, PodSpec, Taint, TaintEffect};
 
-/// The taint the autoscaler puts on nodes it is removing (upstream's key).
-pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+pub use tidal_cluster_autoscaler::ports::TO_BE_DELETED_TAINT;
 
 /// Which controller owns a pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -245,6 +244,8 @@ impl ClusterWorld {
             safe_to_evict: None,
             has_local_storage: false,
             created_at: self.now,
+            // Deleted pods leave the simulated cluster at once.
+            deleting: false,
         };
         match owner {
             Owner::Workload(_) => self.totals.requested.add_assign_saturating(&spec.requests),

@@ -1,7 +1,7 @@
 //! Act on scale-down: continue drains (terminate drained nodes, give up on stuck ones), then
 //! start the planned removals (mark, evict; empty nodes are terminated at once).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use tidal_core::Timestamp;
 
@@ -13,7 +13,7 @@ use crate::ports::{
     CloudProvider, ClusterActions, ClusterError, ClusterPod, ClusterSnapshot, Event, EventReason,
     ObjectRef,
 };
-use crate::scale_down::NodeRemoval;
+use crate::scale_down::{NodeRemoval, PodsByNode};
 use crate::state::Drain;
 
 fn node_event(node: &str, warning: bool, reason: EventReason, message: String) -> Event {
@@ -27,13 +27,14 @@ fn node_event(node: &str, warning: bool, reason: EventReason, message: String) -
     }
 }
 
-/// Pods of a node still to be moved.
-fn remaining<'a>(pods: &HashMap<&str, Vec<&'a ClusterPod>>, node: &str) -> Vec<&'a ClusterPod> {
+/// Pods of a node still to be moved. A pod being deleted holds a Ready node until its kubelet
+/// confirms; on a node that is not Ready nobody will, so there it does not hold the node.
+fn remaining<'a>(pods: &PodsByNode<'a>, node: &str, ready: bool) -> Vec<&'a ClusterPod> {
     pods.get(node)
         .map(|ps| {
             ps.iter()
                 .copied()
-                .filter(|p| !p.is_daemon() && !p.phase.is_terminal())
+                .filter(|p| !p.is_daemon() && !p.phase.is_terminal() && (ready || !p.deleting))
                 .collect()
         })
         .unwrap_or_default()
@@ -60,8 +61,14 @@ impl Autoscaler {
         now: Timestamp,
         errors: &mut Vec<PortError>,
     ) -> Vec<ScaleDown> {
-        let pods = pods_by_node(snapshot);
-        let mut out = Vec::new();
+        // Only the nodes being drained need their pods listed.
+        let pods = pods_by_node(snapshot, |node| self.state.drains.contains_key(node));
+        // A dry run marks nothing, so every mark would look orphaned: it leaves them alone.
+        let mut out = if self.config.dry_run {
+            Vec::new()
+        } else {
+            release_orphaned_marks(cluster, snapshot, plan, &self.state.drains, errors).await
+        };
         if may_terminate {
             let drains: Vec<(String, Drain)> = self
                 .state
@@ -70,13 +77,18 @@ impl Autoscaler {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             for (node, drain) in drains {
+                let ready = snapshot
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == node)
+                    .is_none_or(|n| n.ready);
                 if let Some(step) = self
                     .continue_drain(
                         cloud,
                         cluster,
                         &node,
                         &drain,
-                        &remaining(&pods, &node),
+                        &remaining(&pods, &node, ready),
                         plan,
                         now,
                         errors,
@@ -261,6 +273,50 @@ impl Autoscaler {
             }
         }
     }
+}
+
+/// Unmarks nodes that carry our deletion mark but no drain of ours covers: marks left by a
+/// restart or by a lost leadership term (upstream clears them at start-up). Otherwise they
+/// would stay unschedulable for good. A node whose instance is no longer live in one of our
+/// groups is left alone: it is on its way out and must not take new pods.
+async fn release_orphaned_marks<C: ClusterActions>(
+    cluster: &C,
+    snapshot: &ClusterSnapshot,
+    plan: &LoopPlan,
+    drains: &BTreeMap<String, Drain>,
+    errors: &mut Vec<PortError>,
+) -> Vec<ScaleDown> {
+    let mut released = Vec::new();
+    for n in snapshot.nodes.iter().filter(|n| n.is_marked_for_deletion()) {
+        if drains.contains_key(&n.name) {
+            continue;
+        }
+        let Some(instance_id) = n.instance_id.as_deref() else {
+            continue;
+        };
+        let Some(group) = plan
+            .groups
+            .iter()
+            .find(|g| g.live_instances.iter().any(|i| i.id == instance_id))
+        else {
+            continue;
+        };
+        if let Err(e) = cluster.unmark_for_deletion(&n.name).await {
+            errors.push(cluster_error("unmark_for_deletion", &n.name, &e));
+            continue;
+        }
+        released.push(ScaleDown {
+            node: n.name.clone(),
+            group: group.id.clone(),
+            instance_id: instance_id.to_owned(),
+            empty: false,
+            utilization: 0.0,
+            step: ScaleDownStep::Aborted(
+                "deletion mark left by an earlier run released (no drain in progress)".to_owned(),
+            ),
+        });
+    }
+    released
 }
 
 fn planned(r: &NodeRemoval, step: ScaleDownStep) -> ScaleDown {

@@ -6,9 +6,10 @@
 //! the simulator keeps its records), so a pointer comparison finds what to redo; equal
 //! contents behind a new pointer are kept as well.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use tidal_core::scheduling::{ClusterState, NodeId, PodId};
 
 use crate::ports::{ClusterNode, ClusterPod, ClusterSnapshot};
@@ -26,14 +27,26 @@ struct CachedPod {
     seen: u64,
 }
 
+/// Identity of a pod object: the address of its `Arc`. The cache holds a clone of every
+/// `Arc` it keys, so an address cannot be reused for another pod while it is a key.
+type PodAddr = usize;
+
+fn addr(p: &Arc<ClusterPod>) -> PodAddr {
+    Arc::as_ptr(p) as PodAddr
+}
+
 /// Schedulable nodes (not cordoned, not excluded) and their bound, unfinished pods, as in
 /// [`super::cluster_state`], maintained incrementally.
+///
+/// Pods are found by object identity first (one integer hash per unchanged pod, the common
+/// case); only a pod behind a new pointer is looked up by namespace and name.
 #[derive(Debug, Default)]
 pub(crate) struct ClusterCache {
     state: ClusterState,
     nodes: HashMap<String, CachedNode>,
-    /// Pods by namespace, then name.
-    pods: HashMap<String, HashMap<String, CachedPod>>,
+    pods: HashMap<PodAddr, CachedPod>,
+    /// Pod addresses by namespace, then name.
+    names: HashMap<String, HashMap<String, PodAddr>>,
     generation: u64,
 }
 
@@ -51,7 +64,7 @@ impl ClusterCache {
     }
 
     fn sync_nodes(&mut self, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
-        let mut wanted: HashMap<&str, &Arc<ClusterNode>> = HashMap::new();
+        let mut wanted: HashMap<&str, &Arc<ClusterNode>> = HashMap::default();
         for n in &snapshot.nodes {
             if !n.unschedulable && !exclude.contains(n.name.as_str()) {
                 wanted.entry(n.name.as_str()).or_insert(n);
@@ -76,8 +89,16 @@ impl ClusterCache {
             }
         }
         if !gone.is_empty() {
-            for pods in self.pods.values_mut() {
-                pods.retain(|_, p| !p.pod.node_name.as_ref().is_some_and(|n| gone.contains(n)));
+            let on_gone =
+                |c: &CachedPod| c.pod.node_name.as_ref().is_some_and(|n| gone.contains(n));
+            let unbound: Vec<PodAddr> = self
+                .pods
+                .iter()
+                .filter(|(_, c)| on_gone(c))
+                .map(|(a, _)| *a)
+                .collect();
+            for a in unbound {
+                self.forget(a);
             }
         }
         for n in &snapshot.nodes {
@@ -99,93 +120,114 @@ impl ClusterCache {
 
     fn sync_pods(&mut self, snapshot: &ClusterSnapshot) {
         let generation = self.generation;
-        let Self {
-            state, nodes, pods, ..
-        } = self;
         for p in &snapshot.pods {
             if p.phase.is_terminal() {
+                continue;
+            }
+            // The same object as last loop: same node (a removed node took its pods out of
+            // the cache above), same requirements.
+            if let Some(c) = self.pods.get_mut(&addr(p)) {
+                c.seen = generation;
                 continue;
             }
             let Some(node) = p
                 .node_name
                 .as_deref()
-                .and_then(|n| nodes.get(n))
+                .and_then(|n| self.nodes.get(n))
                 .map(|c| c.id)
             else {
                 continue;
             };
-            if !pods.contains_key(&p.namespace) {
-                pods.insert(p.namespace.clone(), HashMap::new());
-            }
-            let Some(namespace) = pods.get_mut(&p.namespace) else {
-                continue;
-            };
-            update_pod(state, namespace, p, node, generation);
+            self.update_pod(p, node, generation);
         }
         // Pods gone from the snapshot, unbound in name order (slot reuse stays deterministic).
-        let mut stale: Vec<(&String, &String, PodId)> = pods
+        let mut stale: Vec<(&str, &str, PodAddr)> = self
+            .pods
             .iter()
-            .flat_map(|(ns, names)| names.iter().map(move |(name, c)| (ns, name, c)))
-            .filter(|(_, _, c)| c.seen != generation)
-            .map(|(ns, name, c)| (ns, name, c.id))
+            .filter(|(_, c)| c.seen != generation)
+            .map(|(a, c)| (c.pod.namespace.as_str(), c.pod.name.as_str(), *a))
             .collect();
         stale.sort_unstable();
-        for (_, _, id) in stale {
-            let _ = state.remove_pod(id);
+        let stale: Vec<PodAddr> = stale.into_iter().map(|(_, _, a)| a).collect();
+        for a in stale {
+            self.forget(a);
         }
-        for namespace in pods.values_mut() {
-            namespace.retain(|_, c| c.seen == generation);
+    }
+
+    /// Keeps (under its new address), rebinds or adds a pod seen behind a new pointer.
+    fn update_pod(&mut self, p: &Arc<ClusterPod>, node: NodeId, generation: u64) {
+        let previous = self
+            .names
+            .get(&p.namespace)
+            .and_then(|names| names.get(&p.name))
+            .copied();
+        if let Some(old) = previous {
+            match self.pods.remove(&old) {
+                Some(c) if c.seen != generation && same_binding(&c.pod, p) => {
+                    self.remember(p, c.id, generation);
+                    return;
+                }
+                Some(c) => {
+                    let _ = self.state.remove_pod(c.id);
+                }
+                None => {}
+            }
         }
-        pods.retain(|_, namespace| !namespace.is_empty());
+        match self.state.place(Arc::new(p.spec.clone()), node) {
+            Ok(id) => self.remember(p, id, generation),
+            Err(_) => self.forget_name(&p.namespace, &p.name),
+        }
+    }
+
+    fn remember(&mut self, p: &Arc<ClusterPod>, id: PodId, generation: u64) {
+        let a = addr(p);
+        self.pods.insert(
+            a,
+            CachedPod {
+                pod: Arc::clone(p),
+                id,
+                seen: generation,
+            },
+        );
+        match self.names.get_mut(&p.namespace) {
+            Some(names) => {
+                names.insert(p.name.clone(), a);
+            }
+            None => {
+                let names = [(p.name.clone(), a)].into_iter().collect();
+                self.names.insert(p.namespace.clone(), names);
+            }
+        }
+    }
+
+    /// Unbinds and drops the pod at `a`.
+    fn forget(&mut self, a: PodAddr) {
+        if let Some(c) = self.pods.remove(&a) {
+            let _ = self.state.remove_pod(c.id);
+            // Only if the name still points here (a newer object may have taken it over).
+            let current = self
+                .names
+                .get(&c.pod.namespace)
+                .and_then(|names| names.get(&c.pod.name));
+            if current == Some(&a) {
+                self.forget_name(&c.pod.namespace, &c.pod.name);
+            }
+        }
+    }
+
+    fn forget_name(&mut self, namespace: &str, name: &str) {
+        if let Some(names) = self.names.get_mut(namespace) {
+            names.remove(name);
+            if names.is_empty() {
+                self.names.remove(namespace);
+            }
+        }
     }
 }
 
-/// Keeps, rebinds or adds one pod of the snapshot.
-fn update_pod(
-    state: &mut ClusterState,
-    namespace: &mut HashMap<String, CachedPod>,
-    p: &Arc<ClusterPod>,
-    node: NodeId,
-    generation: u64,
-) {
-    match namespace.get_mut(&p.name) {
-        Some(c) if c.seen != generation && same_binding(&c.pod, p) => {
-            c.seen = generation;
-            c.pod = Arc::clone(p);
-        }
-        Some(c) => {
-            let _ = state.remove_pod(c.id);
-            match state.place(Arc::new(p.spec.clone()), node) {
-                Ok(id) => {
-                    *c = CachedPod {
-                        pod: Arc::clone(p),
-                        id,
-                        seen: generation,
-                    }
-                }
-                Err(_) => {
-                    namespace.remove(&p.name);
-                }
-            }
-        }
-        None => {
-            if let Ok(id) = state.place(Arc::new(p.spec.clone()), node) {
-                namespace.insert(
-                    p.name.clone(),
-                    CachedPod {
-                        pod: Arc::clone(p),
-                        id,
-                        seen: generation,
-                    },
-                );
-            }
-        }
-    }
-}
-
-/// Same pod on the same node with the same requirements (the pointer check is the fast path).
-fn same_binding(cached: &Arc<ClusterPod>, now: &Arc<ClusterPod>) -> bool {
-    Arc::ptr_eq(cached, now) || (cached.node_name == now.node_name && cached.spec == now.spec)
+/// Same pod on the same node with the same requirements.
+fn same_binding(cached: &ClusterPod, now: &ClusterPod) -> bool {
+    cached.node_name == now.node_name && cached.spec == now.spec
 }
 
 #[cfg(test)]

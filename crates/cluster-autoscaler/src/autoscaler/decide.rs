@@ -9,7 +9,7 @@ use tidal_core::scheduling::{ClusterState, NodeId, PodId, PodSpec};
 use super::{Autoscaler, pods_by_node};
 use crate::groups::GroupView;
 use crate::outcome::ScaleDownSkip;
-use crate::ports::{ClusterPod, ClusterSnapshot, NodeGroup, NodeGroupId};
+use crate::ports::{ClusterPod, ClusterSnapshot, NodeGroupId};
 use crate::scale_down::{
     NodeCandidate, NodeRemoval, ScaleDownLimits, Unneeded, find_unneeded, plan_scale_down,
 };
@@ -76,18 +76,6 @@ fn bind(
 }
 
 impl Autoscaler {
-    /// The groups as planners see them, from the cloud's groups and the snapshot. Template
-    /// problems (pools without a template node) are added to `problems`.
-    pub fn group_views(
-        &mut self,
-        cloud_groups: &[NodeGroup],
-        snapshot: &ClusterSnapshot,
-        now: Timestamp,
-        problems: &mut Vec<String>,
-    ) -> Vec<GroupView> {
-        self.observed_groups(cloud_groups, snapshot, now, problems)
-    }
-
     /// Decides scale-up and scale-down from the observed state. Updates the unneeded-since
     /// timers; acts on nothing. `port_failed`: a port call failed earlier in this loop.
     pub fn decide(
@@ -105,7 +93,10 @@ impl Autoscaler {
             .pods
             .iter()
             .filter(|p| {
-                p.unschedulable_since.is_some() && p.node_name.is_none() && !p.phase.is_terminal()
+                p.unschedulable_since.is_some()
+                    && p.node_name.is_none()
+                    && !p.phase.is_terminal()
+                    && !p.deleting
             })
             .cloned()
             .collect();
@@ -188,7 +179,7 @@ impl Autoscaler {
         now: Timestamp,
     ) {
         let candidates = self.candidates(snapshot, &plan.groups);
-        let pods = pods_by_node(snapshot);
+        let pods = pods_by_node(snapshot, |_| true);
         plan.unneeded = find_unneeded(cluster, &candidates, &pods, &snapshot.pdbs);
         let still: BTreeSet<&str> = plan
             .unneeded
@@ -228,7 +219,8 @@ impl Autoscaler {
         );
     }
 
-    /// Nodes that may be removed: registered in a managed group, ready, schedulable, not draining.
+    /// Nodes that may be removed: registered in a managed group, schedulable, not draining.
+    /// Unready nodes are candidates with the unready time instead of the pool's unneeded time.
     fn candidates(&self, snapshot: &ClusterSnapshot, groups: &[GroupView]) -> Vec<NodeCandidate> {
         let mut by_instance: HashMap<&str, &GroupView> = HashMap::new();
         for g in groups {
@@ -239,7 +231,7 @@ impl Autoscaler {
         snapshot
             .nodes
             .iter()
-            .filter(|n| n.ready && !n.unschedulable && !self.state.drains.contains_key(&n.name))
+            .filter(|n| !n.unschedulable && !self.state.drains.contains_key(&n.name))
             .filter_map(|n| {
                 let instance_id = n.instance_id.as_deref()?;
                 let group = by_instance.get(instance_id)?;
@@ -251,9 +243,13 @@ impl Autoscaler {
                     threshold: pool
                         .scale_down_utilization_threshold
                         .unwrap_or(self.config.scale_down_utilization_threshold),
-                    unneeded_time: pool
-                        .scale_down_unneeded_time
-                        .unwrap_or(self.config.scale_down_unneeded_time),
+                    unneeded_time: if n.ready {
+                        pool.scale_down_unneeded_time
+                            .unwrap_or(self.config.scale_down_unneeded_time)
+                    } else {
+                        self.config.scale_down_unready_time
+                    },
+                    unready: !n.ready,
                 })
             })
             .collect()

@@ -62,8 +62,10 @@ impl Autoscaler {
         problems
     }
 
-    /// The groups joined with their pools, templates and backoff state.
-    pub(super) fn observed_groups(
+    /// The groups as planners see them: the cloud's groups joined with their pools, registered
+    /// nodes, templates (with the groups' node-template data) and backoff state. Template
+    /// problems (pools without a template node, malformed node-template tags) go to `problems`.
+    pub fn group_views(
         &mut self,
         cloud_groups: &[NodeGroup],
         snapshot: &ClusterSnapshot,
@@ -75,9 +77,10 @@ impl Autoscaler {
         let pools = &self.pools;
         let settings = &self.config.template;
         let backoff = &self.state.backoff;
-        group_views(pools, cloud_groups, &nodes, |id| {
+        group_views(pools, cloud_groups, &nodes, |group| {
+            let id = &group.id;
             let template = pools.pool_for_group(id).and_then(|pool| {
-                match templates.template(pool, &id.zone, settings) {
+                match templates.template(pool, group, settings, problems) {
                     Ok(t) => Some(t),
                     Err(TemplateError::NotLoaded(_)) => None,
                     Err(e) => {

@@ -153,6 +153,7 @@ impl Autoscaler {
             last_scale_up: self.state.last_scale_up,
             last_scale_down: self.state.last_scale_down,
             node_groups,
+            template_problems: Vec::new(),
         }
     }
 }

@@ -8,20 +8,9 @@
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 
-use super::node_template::{NodeTemplateTags, parse_node_template};
+use super::node_template::parse_node_template;
 use crate::node_pool::pool_from_tags;
 use crate::ports::{CloudInstance, InstanceState, NodeGroup, NodeGroupId};
-
-/// A node group as discovered, with what its tags say about the template node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DiscoveredGroup {
-    /// The group.
-    pub group: NodeGroup,
-    /// Its node-template tags.
-    pub template: NodeTemplateTags,
-    /// Malformed node-template tags that were left out.
-    pub tag_problems: Vec<String>,
-}
 
 /// Why an ASG returned by the tag filter is not used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +58,10 @@ fn size(value: Option<i32>, field: &str) -> Result<u32, Skipped> {
     u32::try_from(v).map_err(|_| Skipped::Invalid(format!("{field} {v} is negative")))
 }
 
-/// Converts one ASG into a node group of `cluster_name`, or says why it is skipped.
-pub fn discover(asg: &AutoScalingGroup, cluster_name: &str) -> Result<DiscoveredGroup, Skipped> {
+/// Converts one ASG into a node group of `cluster_name`, or says why it is skipped. Its
+/// node-template tags become [`NodeGroup::template`]; a malformed one is left out and named in
+/// the template's problems, never a reason to skip the group.
+pub fn discover(asg: &AutoScalingGroup, cluster_name: &str) -> Result<NodeGroup, Skipped> {
     let tags = || {
         asg.tags()
             .iter()
@@ -99,19 +90,14 @@ pub fn discover(asg: &AutoScalingGroup, cluster_name: &str) -> Result<Discovered
         Skipped::Invalid(why) => Skipped::Invalid(format!("ASG {asg_name}: {why}")),
         other => other,
     };
-    let (template, tag_problems) = parse_node_template(tags());
-    let group = NodeGroup {
+    Ok(NodeGroup {
         id: NodeGroupId::new(pool, zone),
         asg_name: asg_name.to_owned(),
         min_size: size(asg.min_size(), "MinSize").map_err(invalid)?,
         max_size: size(asg.max_size(), "MaxSize").map_err(invalid)?,
         desired: size(asg.desired_capacity(), "DesiredCapacity").map_err(invalid)?,
         instances: asg.instances().iter().filter_map(cloud_instance).collect(),
-    };
-    Ok(DiscoveredGroup {
-        group,
-        template,
-        tag_problems,
+        template: parse_node_template(asg_name, tags()),
     })
 }
 
@@ -169,15 +155,11 @@ mod tests {
             .instances(instance("i-2", LifecycleState::PendingWait))
             .instances(instance("i-3", LifecycleState::TerminatingWait))
             .build();
-        let d = discover(&asg, "prod").unwrap();
-        assert_eq!(d.group.id, NodeGroupId::new("default", "eu-central-1a"));
-        assert_eq!(
-            (d.group.min_size, d.group.max_size, d.group.desired),
-            (0, 10, 2)
-        );
-        assert_eq!(d.group.asg_name, "asg-a");
-        let states: Vec<_> = d
-            .group
+        let g = discover(&asg, "prod").unwrap();
+        assert_eq!(g.id, NodeGroupId::new("default", "eu-central-1a"));
+        assert_eq!((g.min_size, g.max_size, g.desired), (0, 10, 2));
+        assert_eq!(g.asg_name, "asg-a");
+        let states: Vec<_> = g
             .instances
             .iter()
             .map(|i| (i.id.as_str(), i.state))
@@ -191,8 +173,43 @@ mod tests {
             ]
         );
         assert_eq!(
-            d.template.labels.get("team").map(String::as_str),
+            g.template.labels.get("team").map(String::as_str),
             Some("web")
+        );
+        assert!(g.template.problems.is_empty(), "{:?}", g.template.problems);
+    }
+
+    #[test]
+    fn a_malformed_template_tag_is_a_problem_of_the_group_not_a_skip() {
+        let asg = ours("asg-gpu", &["eu-central-1a"])
+            .tags(tag(
+                "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu",
+                "one",
+            ))
+            .tags(tag(
+                "k8s.io/cluster-autoscaler/node-template/taint/gpu",
+                "yes:Never",
+            ))
+            .build();
+        let g = discover(&asg, "prod").unwrap();
+        assert_eq!(g.id, NodeGroupId::new("default", "eu-central-1a"));
+        assert_eq!(
+            g.template.labels.get("team").map(String::as_str),
+            Some("web"),
+            "the other tags still apply"
+        );
+        assert!(g.template.resources.is_empty() && g.template.taints.is_empty());
+        let problems = &g.template.problems;
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("asg-gpu") && problems[0].contains("resources/nvidia.com/gpu"),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].contains("asg-gpu") && problems[1].contains("taint/gpu"),
+            "{}",
+            problems[1]
         );
     }
 

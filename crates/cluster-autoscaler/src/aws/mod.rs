@@ -19,12 +19,10 @@ mod instance_types;
 mod node_template;
 
 pub use activities::failure_from_activity;
-pub use discovery::{DiscoveredGroup, Skipped, discover, instance_state};
+pub use discovery::{Skipped, discover, instance_state};
 pub use error::{AwsError, SdkFailure};
 pub use instance_types::instance_type_from_info;
-pub use node_template::{
-    LABEL_PREFIX, NodeTemplateTags, RESOURCES_PREFIX, TAINT_PREFIX, parse_node_template,
-};
+pub use node_template::{LABEL_PREFIX, RESOURCES_PREFIX, TAINT_PREFIX, parse_node_template};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -55,7 +53,6 @@ struct Known {
 struct KnownGroup {
     asg_name: String,
     instances: BTreeSet<String>,
-    template: NodeTemplateTags,
 }
 
 /// [`CloudProvider`] on AWS Auto Scaling and EC2.
@@ -98,23 +95,6 @@ impl AwsCloudProvider {
             instance_types: Mutex::default(),
             launch_times: Mutex::default(),
         }
-    }
-
-    /// The node-template tags of a group, as of the last discovery.
-    pub fn node_template(&self, group: &NodeGroupId) -> Option<NodeTemplateTags> {
-        lock(&self.known)
-            .groups
-            .get(group)
-            .map(|g| g.template.clone())
-    }
-
-    /// The node-template tags of every group, as of the last discovery.
-    pub fn node_templates(&self) -> BTreeMap<NodeGroupId, NodeTemplateTags> {
-        lock(&self.known)
-            .groups
-            .iter()
-            .map(|(id, g)| (id.clone(), g.template.clone()))
-            .collect()
     }
 
     fn asg_name(&self, group: &NodeGroupId) -> Result<String, AwsError> {
@@ -248,19 +228,19 @@ impl AwsCloudProvider {
 
 /// Records what discovery found and returns the groups sorted by id; a second ASG claiming the
 /// same pool and zone is ignored (deterministically: the first by ASG name wins).
-fn dedupe_groups(found: Vec<DiscoveredGroup>) -> (Vec<DiscoveredGroup>, Vec<String>) {
-    let mut by_id: BTreeMap<NodeGroupId, DiscoveredGroup> = BTreeMap::new();
+fn dedupe_groups(found: Vec<NodeGroup>) -> (Vec<NodeGroup>, Vec<String>) {
+    let mut by_id: BTreeMap<NodeGroupId, NodeGroup> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut sorted = found;
-    sorted.sort_by(|a, b| a.group.asg_name.cmp(&b.group.asg_name));
-    for d in sorted {
-        if let Some(first) = by_id.get(&d.group.id) {
+    sorted.sort_by(|a, b| a.asg_name.cmp(&b.asg_name));
+    for g in sorted {
+        if let Some(first) = by_id.get(&g.id) {
             problems.push(format!(
                 "ASG {} is tagged as node group {} too; using ASG {}",
-                d.group.asg_name, d.group.id, first.group.asg_name
+                g.asg_name, g.id, first.asg_name
             ));
         } else {
-            by_id.insert(d.group.id.clone(), d);
+            by_id.insert(g.id.clone(), g);
         }
     }
     (by_id.into_values().collect(), problems)
@@ -273,11 +253,12 @@ impl CloudProvider for AwsCloudProvider {
         let mut found = Vec::new();
         for asg in &asgs {
             match discover(asg, &self.cluster_name) {
-                Ok(d) => {
-                    for problem in &d.tag_problems {
-                        warn!(asg = %d.group.asg_name, group = %d.group.id, %problem, "ignoring a node-template tag");
+                Ok(g) => {
+                    // Also reported as template problems of the group by the autoscaler.
+                    for problem in &g.template.problems {
+                        warn!(group = %g.id, %problem, "ignoring a node-template tag");
                     }
-                    found.push(d);
+                    found.push(g);
                 }
                 Err(Skipped::NotOurs) => {}
                 Err(Skipped::Invalid(why)) => {
@@ -285,22 +266,19 @@ impl CloudProvider for AwsCloudProvider {
                 }
             }
         }
-        let (found, problems) = dedupe_groups(found);
+        let (mut groups, problems) = dedupe_groups(found);
         for problem in problems {
             warn!(%problem, "duplicate node group");
         }
-        let mut groups: Vec<NodeGroup> = found.iter().map(|d| d.group.clone()).collect();
         self.fill_launch_times(&mut groups).await;
-        let known = found
-            .into_iter()
-            .map(|d| {
-                let instances = d.group.instances.iter().map(|i| i.id.clone()).collect();
+        let known = groups
+            .iter()
+            .map(|g| {
                 let entry = KnownGroup {
-                    asg_name: d.group.asg_name,
-                    instances,
-                    template: d.template,
+                    asg_name: g.asg_name.clone(),
+                    instances: g.instances.iter().map(|i| i.id.clone()).collect(),
                 };
-                (d.group.id, entry)
+                (g.id.clone(), entry)
             })
             .collect();
         lock(&self.known).groups = known;

@@ -6,13 +6,11 @@
 //! - `k8s.io/cluster-autoscaler/node-template/resources/<resource>` = `<quantity>` (e.g.
 //!   `ephemeral-storage` = `100Gi`, `nvidia.com/gpu` = `1`)
 
-use std::collections::BTreeMap;
-
 use tidal_core::quantity::{parse_bytes, parse_cpu_millis};
 use tidal_core::resources::ResourceName;
-use tidal_core::scheduling::{Labels, Taint};
 
 use crate::node_pool::parse_taint;
+use crate::ports::NodeTemplate;
 
 /// Prefix of node-template label tags.
 pub const LABEL_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/label/";
@@ -21,57 +19,43 @@ pub const TAINT_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/taint/";
 /// Prefix of node-template resource tags.
 pub const RESOURCES_PREFIX: &str = "k8s.io/cluster-autoscaler/node-template/resources/";
 
-/// What an ASG's node-template tags say about its nodes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeTemplateTags {
-    /// Extra node labels.
-    pub labels: Labels,
-    /// Extra node taints.
-    pub taints: Vec<Taint>,
-    /// Resource capacities that override (or add to) what the instance type says, in core units
-    /// (milli-CPU, bytes, counts).
-    pub resources: BTreeMap<ResourceName, i64>,
-}
-
-impl NodeTemplateTags {
-    /// True when the ASG had no node-template tags.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.taints.is_empty() && self.resources.is_empty()
-    }
-}
-
-/// Reads the node-template tags among `tags`. A malformed tag is left out and described in the
-/// returned problems (the caller logs them with the ASG's name); other tags still apply.
-pub fn parse_node_template<'a, I>(tags: I) -> (NodeTemplateTags, Vec<String>)
+/// Reads the node-template tags among the tags of ASG `asg_name`. A malformed tag is left out
+/// and described in [`NodeTemplate::problems`] (naming the ASG and the tag); the other tags
+/// still apply.
+pub fn parse_node_template<'a, I>(asg_name: &str, tags: I) -> NodeTemplate
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let mut out = NodeTemplateTags::default();
+    let mut out = NodeTemplate::default();
+    let problem = |key: &str, why: String| {
+        format!("ASG {asg_name}: ignoring node-template tag {key:?}: {why}")
+    };
     let mut problems = Vec::new();
     for (key, value) in tags {
         if let Some(label) = key.strip_prefix(LABEL_PREFIX) {
             if label.is_empty() {
-                problems.push(format!("tag {key:?}: empty label key"));
+                problems.push(problem(key, "empty label key".to_owned()));
             } else {
                 out.labels.insert(label.to_owned(), value.to_owned());
             }
         } else if let Some(taint_key) = key.strip_prefix(TAINT_PREFIX) {
             match parse_taint(&format!("{taint_key}={value}")) {
                 Ok(taint) => out.taints.push(taint),
-                Err(e) => problems.push(format!("tag {key:?}: {e}")),
+                Err(e) => problems.push(problem(key, e)),
             }
         } else if let Some(resource) = key.strip_prefix(RESOURCES_PREFIX) {
             match parse_resource(resource, value) {
                 Ok((name, amount)) => {
                     out.resources.insert(name, amount);
                 }
-                Err(e) => problems.push(format!("tag {key:?}: {e}")),
+                Err(e) => problems.push(problem(key, e)),
             }
         }
     }
     out.taints.sort();
     out.taints.dedup();
-    (out, problems)
+    out.problems = problems;
+    out
 }
 
 /// A resource tag's name and amount in core units: milli-CPU for `cpu`, whole units (bytes,
@@ -83,7 +67,14 @@ fn parse_resource(name: &str, value: &str) -> Result<(ResourceName, i64), String
         "cpu" => parse_cpu_millis(value).map(|v| (ResourceName::Cpu, v)),
         "memory" => parse_bytes(value).map(|v| (ResourceName::Memory, v)),
         "ephemeral-storage" => parse_bytes(value).map(|v| (ResourceName::EphemeralStorage, v)),
-        "pods" => parse_bytes(value).map(|v| (ResourceName::Pods, v)),
+        "pods" => {
+            // `pods` becomes the template's max pods: a count the kubelet accepts.
+            let pods = parse_bytes(value).map_err(|e| e.to_string())?;
+            return match u32::try_from(pods) {
+                Ok(n) if n > 0 => Ok((ResourceName::Pods, pods)),
+                _ => Err(format!("pods {value:?} must be between 1 and {}", u32::MAX)),
+            };
+        }
         other => parse_bytes(value).map(|v| (ResourceName::Extended(other.to_owned()), v)),
     };
     parsed.map_err(|e| e.to_string())
@@ -93,7 +84,7 @@ fn parse_resource(name: &str, value: &str) -> Result<(ResourceName, i64), String
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use tidal_core::scheduling::TaintEffect;
+    use tidal_core::scheduling::{Taint, TaintEffect};
 
     const GI: i64 = 1 << 30;
 
@@ -127,8 +118,8 @@ mod tests {
                 "1500m",
             ),
         ];
-        let (t, problems) = parse_node_template(tags);
-        assert!(problems.is_empty(), "{problems:?}");
+        let t = parse_node_template("asg-ml", tags);
+        assert!(t.problems.is_empty(), "{:?}", t.problems);
         assert_eq!(
             t.labels.get("nvidia.com/gpu.product").map(String::as_str),
             Some("T4")
@@ -171,19 +162,59 @@ mod tests {
             ),
             ("k8s.io/cluster-autoscaler/node-template/label/", "x"),
             ("k8s.io/cluster-autoscaler/node-template/label/ok", "yes"),
+            (
+                "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu",
+                "1",
+            ),
         ];
-        let (t, problems) = parse_node_template(tags);
+        let t = parse_node_template("asg-bad", tags);
+        let problems = &t.problems;
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].contains("Sometimes"), "{}", problems[0]);
         assert!(problems[1].contains("lots"), "{}", problems[1]);
         assert!(problems[2].contains("negative"), "{}", problems[2]);
-        assert!(t.taints.is_empty() && t.resources.is_empty());
+        for (p, tag) in problems
+            .iter()
+            .zip(["taint/bad", "memory", "pods", "label/\""])
+        {
+            assert!(p.starts_with("ASG asg-bad: "), "{p}");
+            assert!(p.contains(tag), "{p} should name {tag}");
+        }
+        assert!(t.taints.is_empty());
+        assert_eq!(
+            t.resources.keys().collect::<Vec<_>>(),
+            [&ResourceName::Extended("nvidia.com/gpu".into())]
+        );
         assert_eq!(t.labels.get("ok").map(String::as_str), Some("yes"));
     }
 
     #[test]
+    fn pods_must_be_a_usable_max_pods() {
+        for bad in ["0", "5000000000"] {
+            let t = parse_node_template(
+                "asg-p",
+                [(
+                    "k8s.io/cluster-autoscaler/node-template/resources/pods",
+                    bad,
+                )],
+            );
+            assert!(t.resources.is_empty(), "{bad}");
+            assert_eq!(t.problems.len(), 1, "{bad}");
+            assert!(t.problems[0].contains("between 1 and"), "{}", t.problems[0]);
+        }
+        let t = parse_node_template(
+            "asg-p",
+            [(
+                "k8s.io/cluster-autoscaler/node-template/resources/pods",
+                "58",
+            )],
+        );
+        assert_eq!(t.resources.get(&ResourceName::Pods), Some(&58));
+    }
+
+    #[test]
     fn groups_without_template_tags_give_an_empty_template() {
-        let (t, problems) = parse_node_template([("Name", "x"), ("tidal.io/node-pool", "default")]);
-        assert!(t.is_empty() && problems.is_empty());
+        let t = parse_node_template("asg", [("Name", "x"), ("tidal.io/node-pool", "default")]);
+        assert!(t.is_empty(), "{t:?}");
     }
 }

@@ -3,6 +3,12 @@
 //!
 //! Readiness (`/readyz`) turns true once every reflector has listed its objects; a replica that
 //! is not the leader keeps its stores warm and stays ready, so a failover acts at once.
+//!
+//! Leadership is watched during the loop too: when it is lost (the lease went to another
+//! holder or was not renewed in time) the loop is dropped where it is, before the lease can
+//! expire for the others, and the autoscaler's memory (drains, timers, backoffs) is forgotten:
+//! another replica may act meanwhile, so a later term starts from what it observes, as after
+//! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.)
 
 mod dry_run;
 
@@ -74,6 +80,8 @@ pub enum Tick {
     Ran(Box<LoopOutcome>),
     /// The loop could not read the world; nothing was changed.
     Failed(String),
+    /// Leadership was lost during the loop: it stopped acting where it was.
+    LostLeadership,
 }
 
 /// The cluster autoscaler's control loop.
@@ -83,6 +91,8 @@ pub struct Controller<P, C> {
     cluster: C,
     metrics: Metrics,
     leader: LeaderHandle,
+    /// Whether the last tick ran as leader (a lost term resets the autoscaler's memory).
+    was_leader: bool,
     readiness: Readiness,
     scan_interval: Duration,
     clock: fn() -> tidal_core::Timestamp,
@@ -104,6 +114,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             cluster,
             metrics,
             leader,
+            was_leader: false,
             readiness: Readiness::new(),
             scan_interval,
             clock: system_now,
@@ -154,9 +165,14 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         tracing::Span::current().record("leader", leader);
         self.metrics.record_leader(leader);
         if !leader {
+            if std::mem::take(&mut self.was_leader) {
+                warn!("lost leadership; forgetting drains, timers and backoffs");
+                self.autoscaler.forget();
+            }
             debug!("not the leader; not acting");
             return Tick::NotLeader;
         }
+        self.was_leader = true;
         for event in self.cluster.take_invalid_pod_events() {
             if let Err(e) = self.cluster.record_event(&event).await {
                 self.metrics.count_error("record_event", e.label());
@@ -165,10 +181,20 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         }
         let now = (self.clock)();
         let started = Instant::now();
-        let result = self
-            .autoscaler
-            .run_once(&self.cloud, &self.cluster, now)
-            .await;
+        let mut leadership = self.leader.clone();
+        let result = tokio::select! {
+            result = self.autoscaler.run_once(&self.cloud, &self.cluster, now) => Some(result),
+            () = leadership.lost() => None,
+        };
+        let Some(result) = result else {
+            warn!(
+                "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
+            );
+            self.was_leader = false;
+            self.autoscaler.forget();
+            self.metrics.record_leader(false);
+            return Tick::LostLeadership;
+        };
         let elapsed = started.elapsed();
         self.metrics.record_skipped(self.cluster.skipped_objects());
         match result {

@@ -48,6 +48,51 @@ fn exposition(registry: &Registry) -> String {
     text
 }
 
+/// A controller with the fixed clock `now`, following `leader`, and the registry of its metrics.
+fn controller_led_by<P: CloudProvider, C: WatchedCluster>(
+    config: AutoscalerConfig,
+    cloud: P,
+    cluster: C,
+    leader: LeaderHandle,
+) -> (Controller<P, C>, Registry) {
+    let (metrics, registry) = new_metrics();
+    let c = Controller::new(autoscaler(config), cloud, cluster, metrics, leader).with_clock(now);
+    (c, registry)
+}
+
+/// A controller that is always leader (see [`controller_led_by`]).
+fn controller<P: CloudProvider, C: WatchedCluster>(
+    config: AutoscalerConfig,
+    cloud: P,
+    cluster: C,
+) -> (Controller<P, C>, Registry) {
+    controller_led_by(config, cloud, cluster, LeaderHandle::always())
+}
+
+/// Asserts that the controller made no call that changes the cloud or the cluster.
+fn assert_acted_on_nothing(c: &Controller<FakeCloud, FakeCluster>) {
+    assert!(c.cluster.calls().is_empty(), "{:?}", c.cluster.calls());
+    assert!(c.cloud.calls().is_empty(), "{:?}", c.cloud.calls());
+}
+
+/// One empty group `default` (ASG max 10).
+fn empty_group_cloud() -> FakeCloud {
+    FakeCloud::new(vec![group("default", ZONE, 10)], instance_types())
+}
+
+/// No nodes and one pod (`web-1`, half a CPU) Unschedulable for 30 s.
+fn one_pending_pod() -> ClusterSnapshot {
+    ClusterSnapshot {
+        taken_at: now(),
+        nodes: Vec::new(),
+        pods: vec![pending_pod(
+            PodSpec::new("web-1", Resources::pod(500, GIB)),
+            now() - Duration::from_secs(30),
+        )],
+        pdbs: Vec::new(),
+    }
+}
+
 /// One group with one running, empty node: a scale-down candidate.
 fn idle_cluster() -> (FakeCloud, FakeCluster) {
     let mut g = group("default", ZONE, 10);
@@ -72,24 +117,20 @@ fn eager_scale_down() -> AutoscalerConfig {
     }
 }
 
+/// A controller over [`idle_cluster`] that scales down as soon as it may.
+fn eager_idle_controller() -> (Controller<FakeCloud, FakeCluster>, Registry) {
+    let (cloud, cluster) = idle_cluster();
+    controller(eager_scale_down(), cloud, cluster)
+}
+
 #[tokio::test]
 async fn a_failing_cloud_is_recorded_and_nothing_is_scaled_down() {
-    let (cloud, cluster) = idle_cluster();
-    cloud.fail("node_groups");
-    let (metrics, registry) = new_metrics();
-    let mut c = Controller::new(
-        autoscaler(eager_scale_down()),
-        cloud,
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now);
+    let (mut c, registry) = eager_idle_controller();
+    c.cloud.fail("node_groups");
     for _ in 0..3 {
         assert!(matches!(c.tick().await, Tick::Failed(_)));
     }
-    assert!(c.cluster.calls().is_empty(), "{:?}", c.cluster.calls());
-    assert!(c.cloud.calls().is_empty(), "{:?}", c.cloud.calls());
+    assert_acted_on_nothing(&c);
     let text = exposition(&registry);
     assert!(
         text.contains(
@@ -106,16 +147,7 @@ async fn a_failing_cloud_is_recorded_and_nothing_is_scaled_down() {
 #[tokio::test]
 async fn a_partly_failing_cloud_blocks_scale_down_that_a_healthy_one_allows() {
     // Healthy: the idle node is marked for deletion within a few loops.
-    let (cloud, cluster) = idle_cluster();
-    let (metrics, _) = new_metrics();
-    let mut c = Controller::new(
-        autoscaler(eager_scale_down()),
-        cloud,
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now);
+    let (mut c, _) = eager_idle_controller();
     for _ in 0..3 {
         c.tick().await;
     }
@@ -128,52 +160,22 @@ async fn a_partly_failing_cloud_blocks_scale_down_that_a_healthy_one_allows() {
     );
 
     // Failure scan failing: the cloud view is uncertain, so nothing is removed.
-    let (cloud, cluster) = idle_cluster();
-    cloud.fail("scale_up_failures");
-    let (metrics, registry) = new_metrics();
-    let mut c = Controller::new(
-        autoscaler(eager_scale_down()),
-        cloud,
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now);
+    let (mut c, registry) = eager_idle_controller();
+    c.cloud.fail("scale_up_failures");
     for _ in 0..3 {
         assert!(matches!(c.tick().await, Tick::Ran(_)));
     }
-    assert!(c.cluster.calls().is_empty(), "{:?}", c.cluster.calls());
-    assert!(c.cloud.calls().is_empty(), "{:?}", c.cloud.calls());
+    assert_acted_on_nothing(&c);
     let text = exposition(&registry);
     assert!(text.contains(r#"operation="scale_up_failures""#), "{text}");
 }
 
 #[tokio::test]
 async fn dry_run_decides_a_scale_up_but_changes_nothing() {
-    let cloud = DryRun::new(FakeCloud::new(
-        vec![group("default", ZONE, 10)],
-        instance_types(),
-    ));
-    let snapshot = ClusterSnapshot {
-        taken_at: now(),
-        nodes: Vec::new(),
-        pods: vec![pending_pod(
-            PodSpec::new("web-1", Resources::pod(500, GIB)),
-            now() - Duration::from_secs(30),
-        )],
-        pdbs: Vec::new(),
-    };
-    let cluster = DryRun::new(FakeCluster::new(snapshot));
-    let (metrics, registry) = new_metrics();
+    let cloud = DryRun::new(empty_group_cloud());
+    let cluster = DryRun::new(FakeCluster::new(one_pending_pod()));
     // The autoscaler itself is not told: the wrapper alone must keep the world unchanged.
-    let mut c = Controller::new(
-        autoscaler(AutoscalerConfig::default()),
-        cloud,
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now);
+    let (mut c, registry) = controller(AutoscalerConfig::default(), cloud, cluster);
     let Tick::Ran(outcome) = c.tick().await else {
         panic!("loop failed")
     };
@@ -238,15 +240,8 @@ async fn invalid_pod_events_are_published_before_the_loop() {
         FakeCluster::default(),
         std::sync::Mutex::new(vec![invalid.clone()]),
     );
-    let (metrics, _) = new_metrics();
-    let mut c = Controller::new(
-        autoscaler(AutoscalerConfig::default()),
-        FakeCloud::new(Vec::new(), instance_types()),
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now);
+    let cloud = FakeCloud::new(Vec::new(), instance_types());
+    let (mut c, _) = controller(AutoscalerConfig::default(), cloud, cluster);
     c.tick().await;
     c.tick().await;
     let events = c.cluster.0.events();
@@ -275,19 +270,11 @@ async fn a_replica_that_is_not_leader_does_not_act() {
     .unwrap();
     let (leader, task) = elector.spawn(std::future::pending());
     let (cloud, cluster) = idle_cluster();
-    let (metrics, registry) = new_metrics();
-    let mut c = Controller::new(
-        autoscaler(eager_scale_down()),
-        cloud,
-        cluster,
-        metrics,
-        leader,
-    )
-    .with_clock(now);
+    let (mut c, registry) = controller_led_by(eager_scale_down(), cloud, cluster, leader);
     for _ in 0..3 {
         assert!(matches!(c.tick().await, Tick::NotLeader));
     }
-    assert!(c.cluster.calls().is_empty() && c.cloud.calls().is_empty());
+    assert_acted_on_nothing(&c);
     assert!(exposition(&registry).contains("tidal_cluster_autoscaler_leader 0"));
     task.abort();
 }
@@ -295,17 +282,9 @@ async fn a_replica_that_is_not_leader_does_not_act() {
 #[tokio::test(start_paused = true)]
 async fn run_waits_for_the_cluster_then_loops_every_scan_interval_until_shutdown() {
     let (cloud, cluster) = idle_cluster();
-    let (metrics, registry) = new_metrics();
     let readiness = Readiness::new();
-    let controller = Controller::new(
-        autoscaler(AutoscalerConfig::default()),
-        cloud,
-        cluster,
-        metrics,
-        LeaderHandle::always(),
-    )
-    .with_clock(now)
-    .with_readiness(readiness.clone());
+    let (c, registry) = controller(AutoscalerConfig::default(), cloud, cluster);
+    let c = c.with_readiness(readiness.clone());
     // Virtual time: ticks at 0, 10, 20 and 30 s, then shutdown at 35 s.
     let observed = readiness.clone();
     let shutdown = async move {
@@ -313,11 +292,50 @@ async fn run_waits_for_the_cluster_then_loops_every_scan_interval_until_shutdown
         assert!(observed.is_ready(), "ready once the cluster state is");
         tokio::time::sleep(Duration::from_secs(30)).await;
     };
-    controller.run(shutdown).await.unwrap();
+    c.run(shutdown).await.unwrap();
     assert!(!readiness.is_ready(), "not ready after stopping");
     let text = exposition(&registry);
     assert!(
         text.contains("tidal_cluster_autoscaler_loop_duration_seconds_count 4"),
         "{text}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn losing_leadership_mid_loop_stops_acting_and_forgets_the_term() {
+    // The scale-up call hangs; meanwhile the lease goes to another replica.
+    let cloud = empty_group_cloud();
+    cloud.stall("set_desired_capacity");
+    let cluster = FakeCluster::new(one_pending_pod());
+    let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let (lease, rx) = tokio::sync::watch::channel(Some(far));
+    let leader = LeaderHandle::following(rx);
+    let (mut c, registry) = controller_led_by(AutoscalerConfig::default(), cloud, cluster, leader);
+    let handover = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        lease.send_replace(None);
+        lease
+    });
+    let started = tokio::time::Instant::now();
+    assert!(matches!(c.tick().await, Tick::LostLeadership));
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    assert!(c.cloud.calls().is_empty(), "{:?}", c.cloud.calls());
+    assert!(
+        c.cluster.statuses.lock().unwrap().is_empty(),
+        "no status written after the loss"
+    );
+    assert!(exposition(&registry).contains("tidal_cluster_autoscaler_leader 0"));
+    assert!(matches!(c.tick().await, Tick::NotLeader));
+
+    // A new term starts from nothing remembered and acts again once the call answers.
+    let lease = handover.await.unwrap();
+    lease.send_replace(Some(
+        tokio::time::Instant::now() + Duration::from_secs(3600),
+    ));
+    c.cloud.stalled.lock().unwrap().clear();
+    let Tick::Ran(outcome) = c.tick().await else {
+        panic!("loop did not run")
+    };
+    assert_eq!(outcome.scale_ups.len(), 1, "{outcome:?}");
+    assert_eq!(c.cloud.calls().len(), 1, "{:?}", c.cloud.calls());
 }

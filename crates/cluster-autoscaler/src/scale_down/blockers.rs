@@ -152,11 +152,12 @@ pub(crate) fn budget_needs<'a>(
     needs
 }
 
-/// The pods of a node that must move: not DaemonSet or mirror pods, not finished.
+/// The pods of a node that must move: not DaemonSet or mirror pods, not finished, not being
+/// deleted (their replacements exist already).
 pub(crate) fn movable<'a>(pods: &[&'a ClusterPod]) -> Vec<&'a ClusterPod> {
     pods.iter()
         .copied()
-        .filter(|p| !p.is_daemon() && !p.phase.is_terminal())
+        .filter(|p| !p.is_daemon() && !p.phase.is_terminal() && !p.deleting)
         .collect()
 }
 

@@ -17,6 +17,7 @@ const ZONE: &str = "eu-central-1a";
 
 fn candidate(name: &str) -> NodeCandidate {
     NodeCandidate {
+        unready: false,
         node: name.to_owned(),
         group: NodeGroupId::new("default", ZONE),
         instance_id: format!("i-{name}"),
@@ -43,7 +44,7 @@ fn snapshot(nodes: usize, pods: &[(&str, &str, i64)]) -> ClusterSnapshot {
 fn unneeded_of(s: &ClusterSnapshot) -> Unneeded {
     let cluster = cluster_state(s, &BTreeSet::new());
     let candidates: Vec<NodeCandidate> = s.nodes.iter().map(|n| candidate(&n.name)).collect();
-    let mut pods: PodsByNode<'_> = HashMap::new();
+    let mut pods = PodsByNode::default();
     for p in &s.pods {
         pods.entry(p.node_name.as_deref().unwrap())
             .or_default()
@@ -55,6 +56,24 @@ fn unneeded_of(s: &ClusterSnapshot) -> Unneeded {
 fn edit(s: &mut ClusterSnapshot, pod: &str, f: impl FnOnce(&mut ClusterPod)) {
     let p = s.pods.iter_mut().find(|p| p.name == pod).unwrap();
     f(Arc::make_mut(p));
+}
+
+/// Labels `pods` `app=web`, the label the budgets of [`pdb`]`("default", "web", _)` select.
+fn label_web(s: &mut ClusterSnapshot, pods: &[&str]) {
+    for p in pods {
+        edit(s, p, |p| {
+            p.spec.labels.insert("app".into(), "web".into());
+        });
+    }
+}
+
+/// The blocker that keeps `node` from being unneeded, if any.
+fn blocker_of<'a>(found: &'a Unneeded, node: &str) -> Option<&'a Blocker> {
+    found
+        .blocked
+        .iter()
+        .find(|(n, _)| n == node)
+        .map(|(_, b)| b)
 }
 
 #[test]
@@ -93,12 +112,7 @@ fn each_blocker_is_named() {
             found.nodes.iter().all(|u| u.candidate.node != "n1"),
             "{label}"
         );
-        let blocker = found
-            .blocked
-            .iter()
-            .find(|(n, _)| n == "n1")
-            .map(|(_, b)| b.label());
-        assert_eq!(blocker, Some(label));
+        assert_eq!(blocker_of(&found, "n1").map(Blocker::label), Some(label));
     }
 }
 
@@ -108,21 +122,12 @@ fn budgets_count_the_pods_of_the_node() {
         2,
         &[("busy", "n0", 1000), ("w1", "n1", 200), ("w2", "n1", 200)],
     );
-    for p in ["w1", "w2"] {
-        edit(&mut s, p, |p| {
-            p.spec.labels.insert("app".into(), "web".into());
-        });
-    }
+    label_web(&mut s, &["w1", "w2"]);
     s.pdbs = vec![pdb("default", "web", 1)];
     let found = unneeded_of(&s);
-    let blocker = found
-        .blocked
-        .iter()
-        .find(|(n, _)| n == "n1")
-        .map(|(_, b)| b.clone());
     assert_eq!(
-        blocker,
-        Some(Blocker::DisruptionBudget {
+        blocker_of(&found, "n1"),
+        Some(&Blocker::DisruptionBudget {
             pdb: "default/web-pdb".into(),
             needed: 2,
             allowed: 1
@@ -172,6 +177,32 @@ fn view(desired: u32, min: u32) -> GroupView {
     }
 }
 
+/// The removals planned at `now` for the unneeded nodes of `s` (all unneeded since time 0), in
+/// the one group `group`, with the budgets of `s`; and the simulated cluster they were planned
+/// on (to check that planning left it unchanged).
+fn plan_at(
+    s: &ClusterSnapshot,
+    found: &Unneeded,
+    group: GroupView,
+    max_removals: u32,
+    now: Timestamp,
+) -> (Vec<NodeRemoval>, ClusterState) {
+    let since: HashMap<String, Timestamp> = found
+        .nodes
+        .iter()
+        .map(|u| (u.candidate.node.clone(), Timestamp::from_secs(0)))
+        .collect();
+    let groups = [group];
+    let limits = ScaleDownLimits {
+        groups: &groups,
+        in_progress: &BTreeMap::new(),
+        max_removals,
+    };
+    let cluster = cluster_state(s, &BTreeSet::new());
+    let removals = plan_scale_down(&cluster, &found.nodes, &since, now, &s.pdbs, &limits);
+    (removals, cluster)
+}
+
 #[test]
 fn two_removals_never_count_on_the_same_room() {
     // n0 (busy enough to stay) has room for one of the pods of n1 and n2, not both.
@@ -181,26 +212,7 @@ fn two_removals_never_count_on_the_same_room() {
     );
     let found = unneeded_of(&s);
     assert_eq!(found.nodes.len(), 2, "each alone can move");
-    let since: HashMap<String, Timestamp> = found
-        .nodes
-        .iter()
-        .map(|u| (u.candidate.node.clone(), Timestamp::from_secs(0)))
-        .collect();
-    let groups = [view(3, 0)];
-    let limits = ScaleDownLimits {
-        groups: &groups,
-        in_progress: &BTreeMap::new(),
-        max_removals: 10,
-    };
-    let cluster = cluster_state(&s, &BTreeSet::new());
-    let removals = plan_scale_down(
-        &cluster,
-        &found.nodes,
-        &since,
-        Timestamp::from_secs(600),
-        &[],
-        &limits,
-    );
+    let (removals, cluster) = plan_at(&s, &found, view(3, 0), 10, Timestamp::from_secs(600));
     assert_eq!(removals.len(), 1);
     assert_eq!(cluster.node_count(), 3, "the input is not changed");
 }
@@ -208,33 +220,10 @@ fn two_removals_never_count_on_the_same_room() {
 #[test]
 fn budgets_are_shared_across_a_batch() {
     let mut s = snapshot(3, &[("w1", "n1", 100), ("w2", "n2", 100)]);
-    for p in ["w1", "w2"] {
-        edit(&mut s, p, |p| {
-            p.spec.labels.insert("app".into(), "web".into());
-        });
-    }
+    label_web(&mut s, &["w1", "w2"]);
     s.pdbs = vec![pdb("default", "web", 1)];
     let found = unneeded_of(&s);
-    let since: HashMap<String, Timestamp> = found
-        .nodes
-        .iter()
-        .map(|u| (u.candidate.node.clone(), Timestamp::from_secs(0)))
-        .collect();
-    let groups = [view(3, 0)];
-    let limits = ScaleDownLimits {
-        groups: &groups,
-        in_progress: &BTreeMap::new(),
-        max_removals: 10,
-    };
-    let cluster = cluster_state(&s, &BTreeSet::new());
-    let removals = plan_scale_down(
-        &cluster,
-        &found.nodes,
-        &since,
-        Timestamp::from_secs(600),
-        &s.pdbs,
-        &limits,
-    );
+    let (removals, _) = plan_at(&s, &found, view(3, 0), 10, Timestamp::from_secs(600));
     let with_pods = removals.iter().filter(|r| !r.pods.is_empty()).count();
     assert_eq!(with_pods, 1, "{removals:?}");
 }
@@ -259,17 +248,13 @@ proptest! {
             .collect();
         let s = snapshot(loads.len(), &pods);
         let found = unneeded_of(&s);
-        let since: HashMap<String, Timestamp> =
-            found.nodes.iter().map(|u| (u.candidate.node.clone(), Timestamp::from_secs(0))).collect();
         let desired = u32::try_from(loads.len()).unwrap();
-        let groups = [view(desired, min.min(desired))];
-        let limits = ScaleDownLimits { groups: &groups, in_progress: &BTreeMap::new(), max_removals };
+        let min = min.min(desired);
         let now = Timestamp::from_secs(0) + Duration::from_secs(minutes * 60);
-        let cluster = cluster_state(&s, &BTreeSet::new());
-        let removals = plan_scale_down(&cluster, &found.nodes, &since, now, &[], &limits);
+        let (removals, _) = plan_at(&s, &found, view(desired, min), max_removals, now);
         let removed = u32::try_from(removals.len()).unwrap();
         prop_assert!(removed <= max_removals);
-        prop_assert!(desired - removed >= groups[0].min_size);
+        prop_assert!(desired - removed >= min);
         if minutes < 10 {
             prop_assert!(removals.is_empty());
         }

@@ -1,5 +1,7 @@
 //! One proposal per metric, and their combination (`computeReplicasForMetric(s)`).
 
+use foldhash::HashMapExt;
+
 use super::HpaError;
 use super::config::Tolerances;
 use super::decision::{MetricCurrent, MetricOutcome, MetricProposal};

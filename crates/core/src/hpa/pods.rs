@@ -1,7 +1,7 @@
 //! Sorting a target's pods into ready, unready, missing and ignored, and reading their
 //! requests: `groupPods` and `calculateRequests` of Kubernetes' replica calculator.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::time::Duration;
 
 use super::HpaError;

@@ -4,7 +4,7 @@
 //! `ceil`) and integer division (utilization percent, average usage), so the proposals
 //! are the numbers a real HPA would compute. Float-to-int conversions saturate.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::time::Duration;
 
 use super::HpaError;

@@ -1,7 +1,7 @@
 //! The cluster as the simulations see it: nodes, their bound pods, what is used, and the
 //! topology indexes that keep anti-affinity and spread checks off the all-pods path.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

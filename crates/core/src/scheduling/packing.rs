@@ -1,7 +1,7 @@
 //! Bin-packing of pending pods: first-fit decreasing onto existing free capacity, then onto
 //! new template nodes of one group up to a maximum, as the cluster-autoscaler estimator does.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
 

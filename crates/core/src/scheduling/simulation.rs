@@ -6,7 +6,7 @@
 //! Anti-affinity and spread use counts per node and per zone of the selectors involved,
 //! computed once from the cluster's label index, never by scanning all pods.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::{Hash, Hasher};
 
 use super::cluster_state::{ClusterState, NodeEntry, NodeId};

@@ -2,7 +2,7 @@
 //! never scan every pod: zones interned with their nodes, pods indexed by label, and the
 //! anti-affinity terms of bound pods with the nodes that hold them.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::model::{LabelSelector, LabelSelectorOperator, Labels, PodSpec};
 

@@ -1,6 +1,7 @@
 //! Loop tests: the autoscaler against the in-memory fake ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod node_template;
 mod scale_down;
 mod scale_up;
 
@@ -14,8 +15,8 @@ use tidal_core::scheduling::PodSpec;
 use crate::Autoscaler;
 use crate::config::AutoscalerConfig;
 use crate::node_pool::NodePools;
-use crate::outcome::LoopOutcome;
-use crate::ports::{ClusterSnapshot, NodeGroup, NodeGroupId};
+use crate::outcome::{LoopOutcome, ScaleUp};
+use crate::ports::{ClusterSnapshot, Event, EventReason, NodeGroup, NodeGroupId, NodeTemplate};
 use crate::testing::{FakeCloud, FakeCluster, instance_types, node};
 
 const GIB: i64 = 1 << 30;
@@ -52,6 +53,11 @@ impl World {
             .unwrap()
     }
 
+    /// A world with the default autoscaler config.
+    fn with_pools(pools_yaml: &str, groups: Vec<NodeGroup>) -> Self {
+        Self::new(pools_yaml, groups, AutoscalerConfig::default())
+    }
+
     fn desired(&self, pool: &str, zone: &str) -> u32 {
         self.cloud.desired(&NodeGroupId::new(pool, zone)).unwrap()
     }
@@ -79,6 +85,15 @@ impl World {
             }
         });
     }
+
+    /// The events recorded so far with this reason.
+    fn events_of(&self, reason: EventReason) -> Vec<Event> {
+        self.cluster
+            .events()
+            .into_iter()
+            .filter(|e| e.reason == reason)
+            .collect()
+    }
 }
 
 fn at(minutes: u64) -> Timestamp {
@@ -88,6 +103,13 @@ fn at(minutes: u64) -> Timestamp {
 /// A pod requesting `cpu_millis` and `mem_gib`.
 fn spec(name: &str, cpu_millis: i64, mem_gib: i64) -> PodSpec {
     PodSpec::new(name, Resources::pod(cpu_millis, mem_gib * GIB))
+}
+
+/// `n` pods `p0`, `p1`, … each requesting `cpu_millis` and `mem_gib`.
+fn numbered_pods(n: usize, cpu_millis: i64, mem_gib: i64) -> Vec<PodSpec> {
+    (0..n)
+        .map(|i| spec(&format!("p{i}"), cpu_millis, mem_gib))
+        .collect()
 }
 
 /// Adds pending pods to the world's snapshot.
@@ -103,6 +125,58 @@ fn group_with(pool: &str, zone: &str, min: u32, max: u32) -> NodeGroup {
     let mut g = crate::testing::group(pool, zone, max);
     g.min_size = min;
     g
+}
+
+/// Empty groups of pool `default` (ASG bounds `0..=max`), one in each zone.
+fn default_groups(zones: &[&str], max: u32) -> Vec<NodeGroup> {
+    zones
+        .iter()
+        .map(|zone| group_with("default", zone, 0, max))
+        .collect()
+}
+
+/// Empty groups in zone a (ASG bounds `0..=max`), one for each pool.
+fn pool_groups(pools: &[&str], max: u32) -> Vec<NodeGroup> {
+    pools
+        .iter()
+        .map(|pool| group_with(pool, ZONE_A, 0, max))
+        .collect()
+}
+
+/// A pools file with the one pool `default` of `instance_type`, at most `max_size` nodes.
+fn default_pool(instance_type: &str, max_size: u32) -> String {
+    format!(
+        "node_pools:\n- name: default\n  instance_types: [{instance_type}]\n  max_size: {max_size}\n"
+    )
+}
+
+/// Pools `default` (m5.4xlarge, priority 10) and `gpu` (`gpu_type`, at most 4 nodes, priority
+/// 0), each with one empty group in zone a; the `gpu` group has `gpu_template`.
+fn default_and_gpu_world(gpu_type: &str, gpu_template: NodeTemplate) -> World {
+    let yaml = format!(
+        r#"
+node_pools:
+- name: default
+  instance_types: [m5.4xlarge]
+  max_size: 30
+  priority: 10
+- name: gpu
+  instance_types: [{gpu_type}]
+  max_size: 4
+  priority: 0
+"#
+    );
+    let mut gpu = group_with("gpu", ZONE_A, 0, 4);
+    gpu.template = gpu_template;
+    World::with_pools(&yaml, vec![group_with("default", ZONE_A, 0, 30), gpu])
+}
+
+/// The scale-up of `pool` in `out`; fails the test if there is none.
+fn scale_up_of<'a>(out: &'a LoopOutcome, pool: &str) -> &'a ScaleUp {
+    out.scale_ups
+        .iter()
+        .find(|s| s.group.pool == pool)
+        .unwrap_or_else(|| panic!("no scale-up of {pool}: {:?}", out.scale_ups))
 }
 
 fn arc<T>(t: T) -> Arc<T> {

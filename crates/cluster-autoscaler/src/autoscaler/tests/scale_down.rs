@@ -1,7 +1,8 @@
 use super::*;
 use crate::outcome::{ScaleDownSkip, ScaleDownStep};
-use crate::ports::{ClusterPod, EventReason};
+use crate::ports::{ClusterPod, EventReason, InstanceState, TO_BE_DELETED_TAINT};
 use crate::testing::{CloudCall, ClusterCall, bound_pod, instance};
+use tidal_core::scheduling::{Taint, TaintEffect};
 
 const POOL: &str = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
 
@@ -342,4 +343,146 @@ fn a_loop_that_cannot_read_the_cluster_restarts_the_timers() {
     assert!(w.run(at(10)).scale_downs.is_empty());
     assert!(w.run(at(19)).scale_downs.is_empty());
     assert_eq!(w.run(at(20)).scale_downs.len(), 1);
+}
+
+/// Shows `name` as the API does once it is marked: cordoned by the deletion taint.
+fn show_marked(w: &World, name: &str) {
+    w.cluster.update(|s| {
+        if let Some(n) = s.nodes.iter_mut().find(|n| n.name == name) {
+            let n = Arc::make_mut(n);
+            n.unschedulable = true;
+            n.spec.taints.push(Taint::new(
+                TO_BE_DELETED_TAINT,
+                "1000000",
+                TaintEffect::NoSchedule,
+            ));
+        }
+    });
+}
+
+fn unmarks(w: &World) -> Vec<ClusterCall> {
+    w.cluster
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, ClusterCall::Unmark(_)))
+        .collect()
+}
+
+/// [`busy_and_light`] with node-2 unneeded for 10 minutes: being drained, shown marked.
+fn draining_light_node() -> World {
+    let mut w = busy_and_light(AutoscalerConfig::default());
+    w.run(at(0));
+    assert_eq!(w.run(at(10)).scale_downs.len(), 1, "node-2 starts draining");
+    show_marked(&w, "node-2");
+    w
+}
+
+/// Shows pod `name` as being deleted (`metadata.deletionTimestamp` set).
+fn set_deleting(w: &World, name: &str) {
+    w.cluster.update(|s| {
+        for p in s.pods.iter_mut().filter(|p| p.name == name) {
+            Arc::make_mut(p).deleting = true;
+        }
+    });
+}
+
+#[test]
+fn a_drain_forgotten_with_a_lost_term_is_released_not_left_cordoned() {
+    let mut w = draining_light_node();
+    // Our own drain in progress keeps its mark.
+    w.run(at(11));
+    assert!(unmarks(&w).is_empty(), "{:?}", w.cluster.calls());
+    // Leadership lost and won back: the drain is forgotten, its mark released.
+    w.autoscaler.forget();
+    let out = w.run(at(12));
+    assert_eq!(unmarks(&w), [ClusterCall::Unmark("node-2".into())]);
+    let released = out.scale_downs.iter().find(|d| d.node == "node-2").unwrap();
+    assert!(matches!(released.step, ScaleDownStep::Aborted(_)));
+    assert!(w.cloud.calls().is_empty(), "nothing terminated");
+}
+
+#[test]
+fn marks_on_leaving_or_foreign_instances_and_in_dry_run_stay() {
+    for dry_run in [false, true] {
+        let config = AutoscalerConfig {
+            dry_run,
+            ..AutoscalerConfig::default()
+        };
+        let mut w = cluster_of(3, 0, config);
+        for n in ["node-0", "node-1", "node-2"] {
+            show_marked(&w, n);
+        }
+        {
+            let mut groups = w.cloud.groups.lock().unwrap();
+            // node-0's instance is terminating; node-1's belongs to no group of ours.
+            groups[0].instances[0].state = InstanceState::Terminating;
+            groups[0].instances.retain(|i| i.id != "i-1");
+        }
+        w.run(at(0));
+        let expected = if dry_run {
+            Vec::new()
+        } else {
+            vec![ClusterCall::Unmark("node-2".into())]
+        };
+        assert_eq!(unmarks(&w), expected, "dry run: {dry_run}");
+    }
+}
+
+fn set_ready(w: &World, name: &str, ready: bool) {
+    w.cluster.update(|s| {
+        if let Some(n) = s.nodes.iter_mut().find(|n| n.name == name) {
+            Arc::make_mut(n).ready = ready;
+        }
+    });
+}
+
+#[test]
+fn an_unready_node_is_removed_after_the_unready_time_whatever_its_requests() {
+    // node-0 is busy (2.5 of 4 CPUs) but not Ready; its pod fits on node-2 (1 CPU used by a
+    // bare pod, which keeps node-2 itself).
+    let mut w = cluster_of(3, 0, AutoscalerConfig::default());
+    bind(&w, "stuck", "node-0", 2500, |_| {});
+    bind(&w, "b", "node-1", 2500, |_| {});
+    bind(&w, "c", "node-2", 1000, |p| p.controller_kind = None);
+    assert_eq!(w.run(at(0)).unneeded_nodes, 0, "all ready and busy");
+    set_ready(&w, "node-0", false);
+    assert_eq!(w.run(at(1)).unneeded_nodes, 1);
+    // The pool's 10 minutes are not enough for an unready node: it gets 20.
+    assert!(w.run(at(11)).scale_downs.is_empty());
+    let out = w.run(at(21));
+    assert_eq!(out.scale_downs.len(), 1, "{out:?}");
+    assert_eq!(out.scale_downs[0].node, "node-0");
+    // Its pod is being deleted (the taint manager evicted it); the kubelet is gone and will
+    // never confirm, so the pod does not hold the node: the next loop terminates it.
+    set_deleting(&w, "stuck");
+    show_marked(&w, "node-0");
+    let next = w.run(at(22));
+    assert_eq!(
+        next.scale_downs[0].step,
+        ScaleDownStep::Terminated,
+        "{next:?}"
+    );
+}
+
+#[test]
+fn a_pod_being_deleted_on_a_ready_node_holds_it_until_gone() {
+    let mut w = draining_light_node();
+    set_deleting(&w, "light");
+    let out = w.run(at(11));
+    assert!(
+        matches!(out.scale_downs[0].step, ScaleDownStep::Draining { .. }),
+        "{out:?}"
+    );
+    assert!(w.cloud.calls().is_empty());
+}
+
+#[test]
+fn pending_pods_being_deleted_trigger_no_scale_up() {
+    let mut w = cluster_of(1, 0, AutoscalerConfig::default());
+    let mut pod = (*crate::testing::pending_pod(spec("gone", 3000, 1), at(0))).clone();
+    pod.deleting = true;
+    w.cluster.update(|s| s.pods.push(arc(pod)));
+    let out = w.run(at(1));
+    assert_eq!(out.unschedulable_pods, 0);
+    assert!(out.scale_ups.is_empty());
 }

@@ -2,7 +2,6 @@ use tidal_core::scheduling::{LabelSelector, TaintEffect, Toleration};
 
 use super::*;
 use crate::outcome::{FailureKind, ScaleDownSkip, ScaleUpReason};
-use crate::ports::EventReason;
 use crate::testing::CloudCall;
 
 const TWO_POOLS: &str = r#"
@@ -19,16 +18,8 @@ node_pools:
 
 #[test]
 fn highest_priority_pool_is_chosen() {
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("preferred", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(TWO_POOLS, groups, AutoscalerConfig::default());
-    add_pending(
-        &w,
-        (0..3).map(|i| spec(&format!("p{i}"), 1000, 2)).collect(),
-        at(0),
-    );
+    let mut w = World::with_pools(TWO_POOLS, pool_groups(&["default", "preferred"], 30));
+    add_pending(&w, numbered_pods(3, 1000, 2), at(0));
     let out = w.run(at(0));
     assert_eq!(out.scale_ups.len(), 1, "{:?}", out.scale_ups);
     let s = &out.scale_ups[0];
@@ -40,12 +31,7 @@ fn highest_priority_pool_is_chosen() {
     assert!(s.applied);
     assert_eq!(w.desired("preferred", ZONE_A), 1);
     assert_eq!(w.desired("default", ZONE_A), 0);
-    let triggered: Vec<_> = w
-        .cluster
-        .events()
-        .into_iter()
-        .filter(|e| e.reason == EventReason::TriggeredScaleUp)
-        .collect();
+    let triggered = w.events_of(EventReason::TriggeredScaleUp);
     assert_eq!(triggered.len(), 3);
     assert_eq!(
         triggered[0].message,
@@ -64,11 +50,7 @@ node_pools:
   instance_types: [m5.large]
   max_size: 10
 "#;
-    let groups = vec![
-        group_with("big", ZONE_A, 0, 10),
-        group_with("small", ZONE_A, 0, 10),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let mut w = World::with_pools(yaml, pool_groups(&["big", "small"], 10));
     add_pending(&w, vec![spec("p", 1000, 1)], at(0));
     let out = w.run(at(0));
     assert_eq!(out.scale_ups.len(), 1);
@@ -77,12 +59,8 @@ node_pools:
 
 #[test]
 fn equal_options_spread_over_zones() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 10),
-        group_with("default", ZONE_B, 0, 10),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let groups = default_groups(&[ZONE_A, ZONE_B], 10);
+    let mut w = World::with_pools(&default_pool("m5.xlarge", 30), groups);
     // Zone a already has a node: the tie-break prefers the smaller group.
     {
         let mut groups = w.cloud.groups.lock().unwrap();
@@ -113,23 +91,24 @@ node_pools:
   taints: ["aws.amazon.com/spot=true:NoSchedule"]
 "#;
 
-fn spot_toleration() -> Toleration {
-    Toleration::equal("aws.amazon.com/spot", "true", Some(TaintEffect::NoSchedule))
+/// The `default` and `spot` pools, each with one empty group in zone a.
+fn spot_world() -> World {
+    World::with_pools(SPOT_AND_DEFAULT, pool_groups(&["default", "spot"], 30))
+}
+
+/// A pod (1 CPU, 1 GiB) tolerating the spot pool's taint.
+fn spot_tolerant(name: &str) -> PodSpec {
+    let toleration =
+        Toleration::equal("aws.amazon.com/spot", "true", Some(TaintEffect::NoSchedule));
+    spec(name, 1000, 1).with_toleration(toleration)
 }
 
 #[test]
 fn spot_pool_only_takes_pods_that_tolerate_it() {
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("spot", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(SPOT_AND_DEFAULT, groups, AutoscalerConfig::default());
+    let mut w = spot_world();
     add_pending(
         &w,
-        vec![
-            spec("tolerant", 1000, 1).with_toleration(spot_toleration()),
-            spec("plain", 1000, 1),
-        ],
+        vec![spot_tolerant("tolerant"), spec("plain", 1000, 1)],
         at(0),
     );
     let out = w.run(at(0));
@@ -141,33 +120,13 @@ fn spot_pool_only_takes_pods_that_tolerate_it() {
     got.sort();
     assert_eq!(got, [("default".to_owned(), 1), ("spot".to_owned(), 1)]);
     // The tolerant pod went to the higher-priority spot pool, the plain one could not.
-    let spot_pods = &out
-        .scale_ups
-        .iter()
-        .find(|s| s.group.pool == "spot")
-        .unwrap();
-    assert_eq!(spot_pods.to, 1);
+    assert_eq!(scale_up_of(&out, "spot").to, 1);
     assert!(out.no_scale_up.is_empty());
 }
 
 #[test]
 fn gpu_pods_only_go_to_the_gpu_pool() {
-    let yaml = r#"
-node_pools:
-- name: default
-  instance_types: [m5.4xlarge]
-  max_size: 30
-  priority: 10
-- name: gpu
-  instance_types: [p3.2xlarge]
-  max_size: 4
-  priority: 0
-"#;
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("gpu", ZONE_A, 0, 4),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let mut w = default_and_gpu_world("p3.2xlarge", NodeTemplate::default());
     let gpu_pod = |n: &str| {
         let mut p = spec(n, 1000, 4);
         p.requests = p.requests.with_extended("nvidia.com/gpu", 1);
@@ -179,29 +138,15 @@ node_pools:
         at(0),
     );
     let out = w.run(at(0));
-    let gpu = out
-        .scale_ups
-        .iter()
-        .find(|s| s.group.pool == "gpu")
-        .expect("gpu scale-up");
+    let gpu = scale_up_of(&out, "gpu");
     assert_eq!((gpu.to, gpu.pods), (2, 2), "one GPU per node");
-    let default = out
-        .scale_ups
-        .iter()
-        .find(|s| s.group.pool == "default")
-        .expect("cpu scale-up");
-    assert_eq!(default.pods, 1);
+    assert_eq!(scale_up_of(&out, "default").pods, 1);
 }
 
 #[test]
 fn zone_bound_volume_pods_go_to_that_zone_only() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 10),
-        group_with("default", ZONE_B, 0, 10),
-        group_with("default", ZONE_C, 0, 10),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let groups = default_groups(&[ZONE_A, ZONE_B, ZONE_C], 10);
+    let mut w = World::with_pools(&default_pool("m5.xlarge", 30), groups);
     add_pending(
         &w,
         vec![spec("db-0", 1000, 1).with_volume_zone(ZONE_C)],
@@ -214,12 +159,8 @@ fn zone_bound_volume_pods_go_to_that_zone_only() {
 
 #[test]
 fn anti_affinity_pods_get_one_node_each() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.4xlarge]\n  max_size: 30\n";
-    let mut w = World::new(
-        yaml,
-        vec![group_with("default", ZONE_A, 0, 30)],
-        AutoscalerConfig::default(),
-    );
+    let groups = default_groups(&[ZONE_A], 30);
+    let mut w = World::with_pools(&default_pool("m5.4xlarge", 30), groups);
     let pods = (0..4)
         .map(|i| {
             spec(&format!("web-{i}"), 100, 1)
@@ -234,45 +175,28 @@ fn anti_affinity_pods_get_one_node_each() {
 
 #[test]
 fn pool_max_is_respected_and_the_rest_get_a_reason() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 3\n";
-    let mut w = World::new(
-        yaml,
-        vec![group_with("default", ZONE_A, 0, 10)],
-        AutoscalerConfig::default(),
-    );
+    let groups = default_groups(&[ZONE_A], 10);
+    let mut w = World::with_pools(&default_pool("m5.large", 3), groups);
     // Each pod needs a node of its own (1.5 of 1.93 allocatable CPUs).
-    add_pending(
-        &w,
-        (0..6).map(|i| spec(&format!("p{i}"), 1500, 1)).collect(),
-        at(0),
-    );
+    add_pending(&w, numbered_pods(6, 1500, 1), at(0));
     let out = w.run(at(0));
     assert_eq!(out.scale_ups.len(), 1);
     assert_eq!(out.scale_ups[0].to, 3, "pool max 3 (ASG max 10)");
     let unhelped: usize = out.no_scale_up.iter().map(|n| n.pods.len()).sum();
     assert_eq!(unhelped, 3);
-    assert!(
-        out.no_scale_up[0].reason.contains("maximum size 3"),
-        "{}",
-        out.no_scale_up[0].reason
-    );
-    let events: Vec<_> = w
-        .cluster
-        .events()
-        .into_iter()
-        .filter(|e| e.reason == EventReason::NotTriggerScaleUp)
-        .collect();
-    assert_eq!(events.len(), 3);
+    let reason = &out.no_scale_up[0].reason;
+    assert!(reason.contains("maximum size 3"), "{reason}");
+    assert_eq!(w.events_of(EventReason::NotTriggerScaleUp).len(), 3);
 }
 
 #[test]
 fn cluster_node_limit_is_respected() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 30\n";
     let config = AutoscalerConfig {
         cluster_node_limit: Some(5),
         ..AutoscalerConfig::default()
     };
-    let mut w = World::new(yaml, vec![group_with("default", ZONE_A, 0, 30)], config);
+    let pools = default_pool("m5.large", 30);
+    let mut w = World::new(&pools, default_groups(&[ZONE_A], 30), config);
     w.cluster.update(|s| {
         for i in 0..3 {
             // Unmanaged full nodes still count against the limit.
@@ -285,33 +209,18 @@ fn cluster_node_limit_is_respected() {
             ));
         }
     });
-    add_pending(
-        &w,
-        (0..6).map(|i| spec(&format!("p{i}"), 1500, 1)).collect(),
-        at(0),
-    );
+    add_pending(&w, numbered_pods(6, 1500, 1), at(0));
     let out = w.run(at(0));
     assert_eq!(out.scale_ups[0].to, 2);
-    assert!(
-        out.no_scale_up[0].reason.contains("cluster node limit"),
-        "{}",
-        out.no_scale_up[0].reason
-    );
+    let reason = &out.no_scale_up[0].reason;
+    assert!(reason.contains("cluster node limit"), "{reason}");
 }
 
 #[test]
 fn booting_nodes_are_not_provisioned_twice() {
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 30\n";
-    let mut w = World::new(
-        yaml,
-        vec![group_with("default", ZONE_A, 0, 30)],
-        AutoscalerConfig::default(),
-    );
-    add_pending(
-        &w,
-        (0..4).map(|i| spec(&format!("p{i}"), 1500, 1)).collect(),
-        at(0),
-    );
+    let groups = default_groups(&[ZONE_A], 30);
+    let mut w = World::with_pools(&default_pool("m5.large", 30), groups);
+    add_pending(&w, numbered_pods(4, 1500, 1), at(0));
     let first = w.run(at(0));
     assert_eq!(first.scale_ups[0].to, 4);
     w.cloud.launch(at(0));
@@ -330,16 +239,8 @@ fn booting_nodes_are_not_provisioned_twice() {
 
 #[test]
 fn reported_failure_backs_off_and_falls_back_in_the_same_loop() {
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("spot", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(SPOT_AND_DEFAULT, groups, AutoscalerConfig::default());
-    add_pending(
-        &w,
-        vec![spec("p", 1000, 1).with_toleration(spot_toleration())],
-        at(0),
-    );
+    let mut w = spot_world();
+    add_pending(&w, vec![spot_tolerant("p")], at(0));
     let first = w.run(at(0));
     assert_eq!(first.scale_ups[0].group.pool, "spot");
     let spot = NodeGroupId::new("spot", ZONE_A);
@@ -375,16 +276,8 @@ fn reported_failure_backs_off_and_falls_back_in_the_same_loop() {
 
 #[test]
 fn nodes_that_never_register_time_out_into_backoff() {
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("spot", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(SPOT_AND_DEFAULT, groups, AutoscalerConfig::default());
-    add_pending(
-        &w,
-        vec![spec("p", 1000, 1).with_toleration(spot_toleration())],
-        at(0),
-    );
+    let mut w = spot_world();
+    add_pending(&w, vec![spot_tolerant("p")], at(0));
     w.run(at(0));
     let launched = w.cloud.launch(at(0));
     assert_eq!(launched.len(), 1);
@@ -404,16 +297,8 @@ fn nodes_that_never_register_time_out_into_backoff() {
 
 #[test]
 fn a_failing_group_is_backed_off_and_the_others_keep_working() {
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("spot", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(SPOT_AND_DEFAULT, groups, AutoscalerConfig::default());
-    add_pending(
-        &w,
-        vec![spec("p", 1000, 1).with_toleration(spot_toleration())],
-        at(0),
-    );
+    let mut w = spot_world();
+    add_pending(&w, vec![spot_tolerant("p")], at(0));
     w.cloud.fail("set_desired_capacity");
     let first = w.run(at(0));
     assert!(!first.scale_ups[0].applied);
@@ -429,11 +314,7 @@ fn a_failing_group_is_backed_off_and_the_others_keep_working() {
 #[test]
 fn groups_below_their_minimum_are_raised() {
     let yaml = "node_pools:\n- name: default\n  instance_types: [m5.large]\n  min_size: 4\n  max_size: 30\n";
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("default", ZONE_B, 0, 30),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let mut w = World::with_pools(yaml, default_groups(&[ZONE_A, ZONE_B], 30));
     let out = w.run(at(0));
     let mut raised: Vec<(String, u32, ScaleUpReason)> = out
         .scale_ups
@@ -453,14 +334,7 @@ fn groups_below_their_minimum_are_raised() {
 
 #[test]
 fn unhelpable_pods_get_a_rate_limited_event_with_the_reason() {
-    let mut w = World::new(
-        SPOT_AND_DEFAULT,
-        vec![
-            group_with("default", ZONE_A, 0, 30),
-            group_with("spot", ZONE_A, 0, 30),
-        ],
-        AutoscalerConfig::default(),
-    );
+    let mut w = spot_world();
     add_pending(&w, vec![spec("huge", 64_000, 1)], at(0));
     let out = w.run(at(0));
     assert!(out.scale_ups.is_empty());
@@ -472,23 +346,9 @@ fn unhelpable_pods_get_a_rate_limited_event_with_the_reason() {
         "{reason}"
     );
     w.run(at(1));
-    let events = w.cluster.events();
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.reason == EventReason::NotTriggerScaleUp)
-            .count(),
-        1
-    );
+    assert_eq!(w.events_of(EventReason::NotTriggerScaleUp).len(), 1);
     w.run(at(6));
-    let events = w.cluster.events();
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.reason == EventReason::NotTriggerScaleUp)
-            .count(),
-        2
-    );
+    assert_eq!(w.events_of(EventReason::NotTriggerScaleUp).len(), 2);
 }
 
 #[test]
@@ -497,11 +357,7 @@ fn dry_run_decides_but_does_not_act() {
         dry_run: true,
         ..AutoscalerConfig::default()
     };
-    let mut w = World::new(
-        TWO_POOLS,
-        vec![group_with("default", ZONE_A, 0, 30)],
-        config,
-    );
+    let mut w = World::new(TWO_POOLS, default_groups(&[ZONE_A], 30), config);
     add_pending(&w, vec![spec("p", 1000, 1)], at(0));
     let out = w.run(at(0));
     assert!(out.dry_run);
@@ -524,11 +380,7 @@ node_pools:
   max_size: 30
   priority: 50
 "#;
-    let groups = vec![
-        group_with("default", ZONE_A, 0, 30),
-        group_with("typo", ZONE_A, 0, 30),
-    ];
-    let mut w = World::new(yaml, groups, AutoscalerConfig::default());
+    let mut w = World::with_pools(yaml, pool_groups(&["default", "typo"], 30));
     add_pending(&w, vec![spec("p", 1000, 1)], at(0));
     let out = w.run(at(0));
     assert_eq!(out.template_problems.len(), 1);
@@ -546,11 +398,7 @@ node_pools:
 
 #[test]
 fn failing_instance_type_lookup_is_retried_next_loop() {
-    let mut w = World::new(
-        TWO_POOLS,
-        vec![group_with("default", ZONE_A, 0, 30)],
-        AutoscalerConfig::default(),
-    );
+    let mut w = World::with_pools(TWO_POOLS, default_groups(&[ZONE_A], 30));
     add_pending(&w, vec![spec("p", 1000, 1)], at(0));
     w.cloud.fail("instance_types");
     let out = w.run(at(0));
@@ -563,11 +411,7 @@ fn failing_instance_type_lookup_is_retried_next_loop() {
 
 #[test]
 fn status_is_written_every_loop() {
-    let mut w = World::new(
-        TWO_POOLS,
-        vec![group_with("default", ZONE_A, 0, 30)],
-        AutoscalerConfig::default(),
-    );
+    let mut w = World::with_pools(TWO_POOLS, default_groups(&[ZONE_A], 30));
     add_pending(&w, vec![spec("p", 1000, 1)], at(0));
     w.run(at(0));
     w.run(at(1));
@@ -585,16 +429,9 @@ fn status_is_written_every_loop() {
 fn same_history_same_decisions() {
     // Two autoscalers (their hash maps seeded differently) see the same loops, with nodes
     // coming and going in between: every outcome must be the same.
-    let yaml = "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 40\n";
+    let pools = default_pool("m5.large", 40);
     let run = || {
-        let mut w = World::new(
-            yaml,
-            vec![
-                group_with("default", ZONE_A, 0, 40),
-                group_with("default", ZONE_B, 0, 40),
-            ],
-            AutoscalerConfig::default(),
-        );
+        let mut w = World::with_pools(&pools, default_groups(&[ZONE_A, ZONE_B], 40));
         let mut outcomes = Vec::new();
         for round in 0..4u64 {
             let pods = (0..12)

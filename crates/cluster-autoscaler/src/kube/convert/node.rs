@@ -8,9 +8,7 @@ use super::pod::taint_effect;
 use super::{Bad, ConvertError, label_selector, resources, timestamp};
 use crate::ports::{ClusterNode, DisruptionBudget};
 
-/// Taint key the autoscaler puts on nodes it is removing (the upstream name, so other tools
-/// that know it keep working).
-pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+pub use crate::ports::TO_BE_DELETED_TAINT;
 
 /// The EC2 instance id in an AWS provider id (`aws:///eu-central-1a/i-0abc…`).
 pub fn instance_id_from_provider_id(provider_id: &str) -> Option<String> {

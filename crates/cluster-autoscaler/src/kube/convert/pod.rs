@@ -76,6 +76,7 @@ pub fn pod_from_k8s(pod: &Pod, volume_zone: Option<String>) -> Result<ClusterPod
         safe_to_evict,
         has_local_storage: has_local_storage(spec),
         created_at,
+        deleting: pod.metadata.deletion_timestamp.is_some(),
     })
 }
 

@@ -242,6 +242,11 @@ fn pod_status_owner_and_annotations() {
         .annotation(SAFE_TO_EVICT_ANNOTATION, "true")
         .build();
     assert_eq!(pod_from_k8s(&ok, None).unwrap().safe_to_evict, Some(true));
+    assert!(!pod_from_k8s(&ok, None).unwrap().deleting);
+    let mut leaving = ok.clone();
+    leaving.metadata.deletion_timestamp =
+        Some(serde_json::from_value(json!("2027-01-15T08:00:00Z")).unwrap());
+    assert!(pod_from_k8s(&leaving, None).unwrap().deleting);
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! Pod grouping (`groupPods`) and requests (`calculateRequests`).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::*;
@@ -19,7 +18,7 @@ fn sample(timestamp: Timestamp) -> PodMetric {
 /// Which group one pod lands in, for `resource`, with a sample taken at `sampled`.
 fn group_of(pod: PodInfo, sampled: Option<Timestamp>, resource: Option<&str>) -> &'static str {
     let pods = [pod];
-    let mut metrics: PodMetrics<'_> = HashMap::new();
+    let mut metrics = PodMetrics::default();
     if let Some(t) = sampled {
         metrics.insert(pods[0].name.as_str(), sample(t));
     }
