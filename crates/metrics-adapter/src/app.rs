@@ -22,7 +22,7 @@ use crate::auth::RequestHeaderAuth;
 use crate::collection::{Collection, DebugCollectors, wall_clock};
 use crate::config::CollectionSettings;
 use crate::metrics::{Clock, Metrics, ValueAgeCollector};
-use crate::server::serve_tls;
+use crate::server::{ConnectionLimits, serve_tls};
 use crate::store::MetricStore;
 use crate::tls;
 use crate::tls_source::{Loaded, TlsSource};
@@ -67,6 +67,9 @@ pub struct Args {
     /// Endpoint override for AWS clients (tests against moto).
     #[arg(long, env = "TIDAL_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+    /// Most connections the metrics API keeps open at once; more clients wait until one closes.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections, env = "TIDAL_MAX_CONNECTIONS")]
+    pub max_connections: usize,
     /// Collection interval of metrics without an `interval` annotation (e.g. `60s`, `2m`).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, env = "TIDAL_DEFAULT_COLLECTION_INTERVAL")]
     pub default_collection_interval: Duration,
@@ -87,6 +90,9 @@ pub enum ArgsError {
     /// The default interval is zero.
     #[error("--default-collection-interval must be longer than zero")]
     ZeroInterval,
+    /// No connection allowed.
+    #[error("--max-connections must be at least 1")]
+    ZeroConnections,
     /// A URL flag does not parse as an http(s) URL.
     #[error("--{flag} {value:?} is not an http:// or https:// URL")]
     BadUrl {
@@ -127,6 +133,9 @@ impl Args {
         }
         if self.default_collection_interval.is_zero() {
             return Err(ArgsError::ZeroInterval);
+        }
+        if self.max_connections == 0 {
+            return Err(ArgsError::ZeroConnections);
         }
         if self
             .requestheader_allowed_names
@@ -239,7 +248,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let purging = tokio::spawn(purge_loop(store, clock, shutdown.clone()));
     readiness.set_ready(true);
     tracing::info!(addr = %api_addr, "metrics API listening");
-    serve_api(listener, tls_rx, state, auth, shutdown).await;
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        ..ConnectionLimits::default()
+    };
+    serve_api(listener, tls_rx, state, auth, limits, shutdown).await;
     readiness.set_ready(false);
     for (name, task) in [
         ("collection", collecting),
@@ -253,16 +266,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves the metrics API on `listener` until `shutdown` resolves (used by [`run`], the tests and
-/// the load-test server).
+/// Serves the metrics API on `listener` within `limits` until `shutdown` resolves (used by
+/// [`run`], the tests and the load-test server).
 pub async fn serve_api(
     listener: tokio::net::TcpListener,
     tls: watch::Receiver<Arc<ServerConfig>>,
     state: ApiState,
     auth: Arc<RequestHeaderAuth>,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    serve_tls(listener, tls, api::router(state, auth), shutdown).await;
+    serve_tls(listener, tls, api::router(state, auth), limits, shutdown).await;
 }
 
 async fn debug_collectors(

@@ -16,6 +16,7 @@ use tidal_core::quantity::Quantity;
 use crate::api::ApiState;
 use crate::auth::RequestHeaderAuth;
 use crate::metrics::{Clock, Metrics};
+use crate::server::ConnectionLimits;
 use crate::store::{CollectorId, DescribedObject, MetricStore, MetricValue, Sample};
 use crate::tls::{self, TlsError};
 
@@ -253,6 +254,15 @@ pub fn synthetic_paths(i: usize) -> [String; 2] {
     ]
 }
 
+/// Who may call a [`TestServer`] and how many at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Access<'a> {
+    /// Front-proxy client certificate CNs allowed (empty: any the CA signed).
+    pub allowed_names: &'a [&'a str],
+    /// Connection limits of the API port.
+    pub limits: ConnectionLimits,
+}
+
 /// An API server running on a loopback port until dropped.
 pub struct TestServer {
     /// The bound address.
@@ -270,6 +280,25 @@ impl TestServer {
         metrics: Metrics,
         clock: Clock,
     ) -> Result<Self, FixtureError> {
+        let access = Access {
+            allowed_names,
+            limits: ConnectionLimits::default(),
+        };
+        Self::start_with(store, pki, access, metrics, clock).await
+    }
+
+    /// [`Self::start`] with these allowed names and connection limits.
+    pub async fn start_with(
+        store: MetricStore,
+        pki: &Pki,
+        access: Access<'_>,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> Result<Self, FixtureError> {
+        let Access {
+            allowed_names,
+            limits,
+        } = access;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let tls = pki.server_config()?;
@@ -283,9 +312,16 @@ impl TestServer {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (_, tls) = tokio::sync::watch::channel(tls);
-        let task = tokio::spawn(crate::app::serve_api(listener, tls, state, auth, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(crate::app::serve_api(
+            listener,
+            tls,
+            state,
+            auth,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             addr,
             stop: Some(stop),

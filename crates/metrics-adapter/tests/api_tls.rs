@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use tidal_core::Timestamp;
 use tidal_core::quantity::Quantity;
 use tidal_metrics_adapter::metrics::{Clock, Metrics};
+use tidal_metrics_adapter::server::ConnectionLimits;
 use tidal_metrics_adapter::store::{
     CollectorId, DescribedObject, MetricStore, MetricValue, Sample,
 };
-use tidal_metrics_adapter::testing::{Identity, Pki, TestServer};
+use tidal_metrics_adapter::testing::{Access, Identity, Pki, TestServer};
 
 const PROXY_CN: &str = "front-proxy-client";
 const TTL: Duration = Duration::from_secs(180);
@@ -538,4 +539,49 @@ async fn rejects_requests_not_proxied_by_an_allowed_front_proxy() {
             .requests_count("custom.metrics.k8s.io", "v1beta2", code)
     };
     assert_eq!((count(200), count(401), count(403)), (1, 2, 1));
+}
+
+/// Opens a connection as the front proxy and completes the TLS handshake.
+async fn tls_connect(
+    config: Arc<rustls::ClientConfig>,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let pki = Pki::generate().unwrap();
+    let limits = ConnectionLimits {
+        max_connections: 2,
+        max_handshakes: 1,
+    };
+    let access = Access {
+        allowed_names: &[PROXY_CN],
+        limits,
+    };
+    let server =
+        TestServer::start_with(populated_store(), &pki, access, Metrics::default(), clock())
+            .await
+            .unwrap();
+    let proxy = pki.front_proxy_client(PROXY_CN).unwrap();
+    let config = Arc::new(pki.client_config(Some(&proxy)).unwrap());
+    let first = tls_connect(Arc::clone(&config), server.addr).await.unwrap();
+    let _second = tls_connect(Arc::clone(&config), server.addr).await.unwrap();
+    // The kernel takes the third connection into the backlog, but the server does not start
+    // its handshake while two connections are open.
+    let third = tokio::spawn(tls_connect(Arc::clone(&config), server.addr));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "a third connection was taken up");
+    drop(first);
+    let third = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("taken up once a connection closed")
+        .unwrap();
+    assert!(third.is_ok(), "{third:?}");
+    server.stop().await;
 }
