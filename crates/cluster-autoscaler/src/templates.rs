@@ -109,12 +109,6 @@ impl Templates {
         Ok(())
     }
 
-    /// Forgets a pool's types and templates (they are fetched again next loop).
-    pub fn invalidate(&mut self, pool: &str) {
-        self.types.remove(pool);
-        self.nodes.retain(|id, _| id.pool != pool);
-    }
-
     /// The template node of `group` (of `pool`), built on first use and cached until the group's
     /// node-template data or ASG changes. Problems with the group's template data (malformed
     /// tags, resource tags left out) are added to `problems` (once each) on every call, also

@@ -9,7 +9,7 @@
 use tidal_core::quantity::{parse_bytes, parse_cpu_millis};
 use tidal_core::resources::ResourceName;
 
-use crate::node_pool::parse_taint;
+use crate::node_pool::{check_label_key, check_label_value, parse_taint};
 use crate::ports::NodeTemplate;
 
 /// Prefix of node-template label tags.
@@ -33,10 +33,11 @@ where
     let mut problems = Vec::new();
     for (key, value) in tags {
         if let Some(label) = key.strip_prefix(LABEL_PREFIX) {
-            if label.is_empty() {
-                problems.push(problem(key, "empty label key".to_owned()));
-            } else {
-                out.labels.insert(label.to_owned(), value.to_owned());
+            match check_label_key(label).and_then(|()| check_label_value(value)) {
+                Ok(()) => {
+                    out.labels.insert(label.to_owned(), value.to_owned());
+                }
+                Err(why) => problems.push(problem(key, why)),
             }
         } else if let Some(taint_key) = key.strip_prefix(TAINT_PREFIX) {
             match parse_taint(&format!("{taint_key}={value}")) {
@@ -161,6 +162,11 @@ mod tests {
                 "-3",
             ),
             ("k8s.io/cluster-autoscaler/node-template/label/", "x"),
+            ("k8s.io/cluster-autoscaler/node-template/label/bad key", "x"),
+            (
+                "k8s.io/cluster-autoscaler/node-template/label/team",
+                "not ok!",
+            ),
             ("k8s.io/cluster-autoscaler/node-template/label/ok", "yes"),
             (
                 "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu",
@@ -169,14 +175,18 @@ mod tests {
         ];
         let t = parse_node_template("asg-bad", tags);
         let problems = &t.problems;
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         assert!(problems[0].contains("Sometimes"), "{}", problems[0]);
         assert!(problems[1].contains("lots"), "{}", problems[1]);
         assert!(problems[2].contains("negative"), "{}", problems[2]);
-        for (p, tag) in problems
-            .iter()
-            .zip(["taint/bad", "memory", "pods", "label/\""])
-        {
+        for (p, tag) in problems.iter().zip([
+            "taint/bad",
+            "memory",
+            "pods",
+            "label/\"",
+            "bad key",
+            "not ok!",
+        ]) {
             assert!(p.starts_with("ASG asg-bad: "), "{p}");
             assert!(p.contains(tag), "{p} should name {tag}");
         }
@@ -186,6 +196,7 @@ mod tests {
             [&ResourceName::Extended("nvidia.com/gpu".into())]
         );
         assert_eq!(t.labels.get("ok").map(String::as_str), Some("yes"));
+        assert_eq!(t.labels.len(), 1, "{:?}", t.labels);
     }
 
     #[test]

@@ -63,7 +63,7 @@ fn check_dns_subdomain(prefix: &str) -> bool {
 }
 
 /// A label (or taint) key: `[prefix/]name` as Kubernetes qualified names are.
-pub(super) fn check_label_key(key: &str) -> Result<(), String> {
+pub(crate) fn check_label_key(key: &str) -> Result<(), String> {
     let ok = match key.split_once('/') {
         Some((prefix, name)) => check_dns_subdomain(prefix) && check_name_part(name),
         None => check_name_part(key),
@@ -78,7 +78,7 @@ pub(super) fn check_label_key(key: &str) -> Result<(), String> {
 }
 
 /// A label (or taint) value: empty, or a name part.
-pub(super) fn check_label_value(value: &str) -> Result<(), String> {
+pub(crate) fn check_label_value(value: &str) -> Result<(), String> {
     if value.is_empty() || check_name_part(value) {
         Ok(())
     } else {
