@@ -241,6 +241,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let reloading = tokio::spawn(prepared.source.reload_loop(
         prepared.loaded,
         tls_tx,
+        Arc::clone(&auth),
         TLS_RELOAD_INTERVAL,
         shutdown.clone(),
     ));

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -152,17 +152,36 @@ pub struct RemoteUser {
 }
 
 /// Checks requests against the allowed front-proxy CNs and reads the user headers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RequestHeaderAuth {
-    allowed_names: HashSet<String>,
+    /// Replaced as a whole when the names are reloaded; requests read a snapshot.
+    allowed_names: RwLock<Arc<HashSet<String>>>,
 }
 
 impl RequestHeaderAuth {
     /// An authenticator allowing `allowed_names` (empty: any CN signed by the CA).
     pub fn new(allowed_names: impl IntoIterator<Item = String>) -> Self {
         Self {
-            allowed_names: allowed_names.into_iter().collect(),
+            allowed_names: RwLock::new(Arc::new(allowed_names.into_iter().collect())),
         }
+    }
+
+    /// Allows `names` from now on (the ConfigMap's list changed).
+    pub fn set_allowed_names(&self, names: impl IntoIterator<Item = String>) {
+        let names = Arc::new(names.into_iter().collect());
+        *self
+            .allowed_names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = names;
+    }
+
+    fn allowed_names(&self) -> Arc<HashSet<String>> {
+        Arc::clone(
+            &self
+                .allowed_names
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Decides whether a request may proceed, and as whom.
@@ -176,9 +195,10 @@ impl RequestHeaderAuth {
                 "no client certificate signed by the requestheader CA was presented".to_string(),
             )
         })?;
-        if !self.allowed_names.is_empty() {
+        let allowed = self.allowed_names();
+        if !allowed.is_empty() {
             let cn = peer.common_name.as_deref().unwrap_or_default();
-            if !self.allowed_names.contains(cn) {
+            if !allowed.contains(cn) {
                 return Err(ApiError::Forbidden(format!(
                     "client certificate CN {cn:?} is not one of the requestheader allowed names"
                 )));

@@ -1,6 +1,7 @@
 //! Where the API port's TLS material comes from, re-read periodically so that a rotated serving
-//! certificate (e.g. renewed by cert-manager) or a rotated front-proxy CA is picked up without a
-//! restart. New connections use the new configuration; open ones keep theirs.
+//! certificate (e.g. renewed by cert-manager), a rotated front-proxy CA or a changed list of
+//! allowed front-proxy names is picked up without a restart. New connections use the new
+//! configuration; open ones keep theirs. The names apply to every request from then on.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use tokio::sync::watch;
 
-use crate::auth::{AuthError, RequestHeaderCa};
+use crate::auth::{AuthError, RequestHeaderAuth, RequestHeaderCa};
 use crate::tls::{self, TlsError};
 
 /// Why the TLS material could not be loaded.
@@ -68,6 +69,7 @@ impl TlsSource {
         chain.hash(&mut hasher);
         key.secret_der().hash(&mut hasher);
         ca.certificates.hash(&mut hasher);
+        ca.allowed_names.hash(&mut hasher);
         let config = tls::server_config(chain, key, &ca.certificates, &ca.origin)?;
         Ok(Loaded {
             config,
@@ -76,12 +78,14 @@ impl TlsSource {
         })
     }
 
-    /// Re-reads the material every `every` and publishes a new configuration when it changed;
-    /// keeps the current one (and logs) when the new material is unusable. Ends with `shutdown`.
+    /// Re-reads the material every `every` and, when it changed, publishes a new configuration
+    /// and gives `auth` the new allowed names; keeps the current ones (and logs) when the new
+    /// material is unusable. Ends with `shutdown`.
     pub async fn reload_loop(
         self,
         current: Loaded,
         tx: watch::Sender<Arc<ServerConfig>>,
+        auth: Arc<RequestHeaderAuth>,
         every: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
@@ -95,6 +99,7 @@ impl TlsSource {
             match self.load().await {
                 Ok(loaded) if loaded.fingerprint != fingerprint => {
                     fingerprint = loaded.fingerprint;
+                    auth.set_allowed_names(loaded.ca.allowed_names.iter().cloned());
                     tx.send_replace(loaded.config);
                     tracing::info!(client_ca = %loaded.ca.origin, "reloaded TLS certificates");
                 }
@@ -137,7 +142,8 @@ mod tests {
         let (tx, mut rx) = watch::channel(first.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let every = Duration::from_secs(60);
-        let task = tokio::spawn(source.clone().reload_loop(loaded, tx, every, async {
+        let auth = Arc::new(RequestHeaderAuth::new(loaded.ca.allowed_names.clone()));
+        let task = tokio::spawn(source.clone().reload_loop(loaded, tx, auth, every, async {
             let _ = stopped.await;
         }));
 
@@ -156,6 +162,92 @@ mod tests {
         assert!(!Arc::ptr_eq(&rx.borrow_and_update(), &first));
         stop.send(()).unwrap();
         task.await.unwrap();
+    }
+
+    /// Answers every request with the extension-apiserver-authentication ConfigMap holding
+    /// `pki`'s front-proxy CA and the allowed names `names()` gives at that moment.
+    fn serve_configmap(
+        mut handle: tower_test::mock::Handle<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >,
+        ca_pem: String,
+        names: Arc<std::sync::Mutex<&'static str>>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                assert!(
+                    request.uri().path().ends_with(
+                        "/namespaces/kube-system/configmaps/extension-apiserver-authentication"
+                    ),
+                    "{}",
+                    request.uri()
+                );
+                let allowed = *names.lock().unwrap();
+                let body = serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+                    "data": {
+                        "requestheader-client-ca-file": ca_pem,
+                        "requestheader-allowed-names": allowed,
+                    },
+                });
+                let body = kube::client::Body::from(serde_json::to_vec(&body).unwrap());
+                send.send_response(http::Response::builder().status(200).body(body).unwrap());
+            }
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn allowed_names_changed_in_the_configmap_apply_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::generate().unwrap();
+        write_server(dir.path(), &pki);
+        let (service, handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let names = Arc::new(std::sync::Mutex::new(r#"["front-proxy-client"]"#));
+        let server = serve_configmap(handle, pki.front_proxy_ca_pem().to_owned(), names.clone());
+        let source = TlsSource {
+            cert_file: dir.path().join("tls.crt"),
+            key_file: dir.path().join("tls.key"),
+            ca_file: None,
+            client: Some(kube::Client::new(service, "default")),
+            allowed_names_flag: vec![],
+        };
+        let loaded = source.load().await.unwrap();
+        let auth = Arc::new(RequestHeaderAuth::new(loaded.ca.allowed_names.clone()));
+        let peer = |cn: &str| crate::auth::PeerCertificate {
+            common_name: Some(cn.to_owned()),
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert("X-Remote-User", "hpa".parse().unwrap());
+        assert!(
+            auth.check(Some(&peer("front-proxy-client")), &headers)
+                .is_ok()
+        );
+        assert!(auth.check(Some(&peer("aggregator")), &headers).is_err());
+
+        let (tx, _rx) = watch::channel(loaded.config.clone());
+        let every = Duration::from_secs(60);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            source.reload_loop(loaded, tx, Arc::clone(&auth), every, async {
+                let _ = stopped.await;
+            }),
+        );
+        *names.lock().unwrap() = r#"["aggregator"]"#;
+        tokio::time::sleep(every + Duration::from_secs(1)).await;
+        assert!(auth.check(Some(&peer("aggregator")), &headers).is_ok());
+        assert!(
+            auth.check(Some(&peer("front-proxy-client")), &headers)
+                .is_err()
+        );
+        stop.send(()).unwrap();
+        task.await.unwrap();
+        server.abort();
     }
 
     #[tokio::test]
