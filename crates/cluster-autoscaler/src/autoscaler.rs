@@ -27,7 +27,7 @@ use tidal_core::Timestamp;
 
 use crate::config::{AutoscalerConfig, ConfigError};
 use crate::node_pool::NodePools;
-use crate::outcome::{LoopOutcome, PortError};
+use crate::outcome::{LoopOutcome, PortError, ScaleDownSkip};
 use crate::ports::{
     CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource,
 };
@@ -129,9 +129,15 @@ impl Autoscaler {
         let scale_ups = self
             .act_scale_up(cloud, cluster, &plan, now, &mut errors)
             .await;
-        // Drains finish (instances terminate) only on fresh data and a loop without failed
-        // calls (events do not count: they change nothing).
-        let may_terminate = fresh && errors.iter().all(|e| e.operation == "record_event");
+        // Drains finish (instances terminate) only on fresh data, in a cluster that does not
+        // look broken, and in a loop without failed calls (events do not count: they change
+        // nothing).
+        let broken = matches!(
+            plan.scale_down_skipped,
+            Some(ScaleDownSkip::TooManyUnready { .. })
+        );
+        let may_terminate =
+            fresh && !broken && errors.iter().all(|e| e.operation == "record_event");
         let scale_downs = self
             .act_scale_down(
                 cloud,

@@ -62,6 +62,12 @@ pub struct Args {
     /// How long a node that is not Ready must stay unneeded before it is removed.
     #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
     pub scale_down_unready_time: Duration,
+    /// Scale-down stops while more than this percentage of the nodes is not Ready…
+    #[arg(long, default_value_t = 45.0)]
+    pub max_total_unready_percentage: f64,
+    /// …and more than this many nodes are not Ready.
+    #[arg(long, default_value_t = 3)]
+    pub ok_total_unready_count: usize,
     /// Requested nodes that have not registered after this are a failed scale-up.
     #[arg(long, default_value = "7m", value_parser = humantime::parse_duration)]
     pub max_node_provision_time: Duration,
@@ -125,6 +131,8 @@ impl Args {
             scale_down_utilization_threshold: self.scale_down_utilization_threshold,
             scale_down_unneeded_time: self.scale_down_unneeded_time,
             scale_down_unready_time: self.scale_down_unready_time,
+            max_total_unready_percentage: self.max_total_unready_percentage,
+            ok_total_unready_count: self.ok_total_unready_count,
             max_node_provision_time: self.max_node_provision_time,
             max_scale_down_parallelism: self.max_scale_down_parallelism,
             dry_run: self.dry_run,
@@ -271,6 +279,11 @@ mod tests {
         );
         assert_eq!(c.template.max_pods, 110);
         assert!(!c.dry_run);
+        assert_eq!(c.scale_down_unready_time, Duration::from_secs(1200));
+        assert_eq!(
+            (c.max_total_unready_percentage, c.ok_total_unready_count),
+            (45.0, 3)
+        );
     }
 
     #[test]

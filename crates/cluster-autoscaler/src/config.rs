@@ -49,6 +49,11 @@ pub struct AutoscalerConfig {
     /// How long a node that is not Ready must stay unneeded before it is removed (upstream
     /// `scale-down-unready-time`, 20 min); its utilization does not matter.
     pub scale_down_unready_time: Duration,
+    /// Scale-down stops while more than this share of the nodes (percent) is not Ready…
+    /// (upstream `max-total-unready-percentage`, 45).
+    pub max_total_unready_percentage: f64,
+    /// …and more than this many are (upstream `ok-total-unready-count`, 3).
+    pub ok_total_unready_count: usize,
     /// No scale-down this long after a scale-up (upstream `scale-down-delay-after-add`, 10 min).
     pub scale_down_delay_after_add: Duration,
     /// Requested nodes that have not registered after this are a failed scale-up (Zalando: 7 min).
@@ -82,6 +87,8 @@ impl Default for AutoscalerConfig {
             scale_down_utilization_threshold: 0.5,
             scale_down_unneeded_time: Duration::from_secs(600),
             scale_down_unready_time: Duration::from_secs(1200),
+            max_total_unready_percentage: 45.0,
+            ok_total_unready_count: 3,
             scale_down_delay_after_add: Duration::from_secs(600),
             max_node_provision_time: Duration::from_secs(420),
             max_scale_down_parallelism: 10,
@@ -107,6 +114,9 @@ pub enum ConfigError {
     /// The utilization threshold is outside 0..=1.
     #[error("scale-down utilization threshold {0} is not between 0 and 1")]
     Threshold(f64),
+    /// The unready percentage is outside 0..=100.
+    #[error("max total unready percentage {0} is not between 0 and 100")]
+    UnreadyPercentage(f64),
     /// No expander configured.
     #[error("the expander chain is empty")]
     NoExpander,
@@ -124,6 +134,11 @@ impl AutoscalerConfig {
         if !(0.0..=1.0).contains(&self.scale_down_utilization_threshold) {
             return Err(ConfigError::Threshold(
                 self.scale_down_utilization_threshold,
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.max_total_unready_percentage) {
+            return Err(ConfigError::UnreadyPercentage(
+                self.max_total_unready_percentage,
             ));
         }
         if self.expanders.is_empty() {

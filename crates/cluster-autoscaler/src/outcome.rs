@@ -167,6 +167,14 @@ pub enum ScaleDownSkip {
     PortError,
     /// A scale-up happened this loop or recently (scale-down delay after add).
     RecentScaleUp,
+    /// So many nodes are not Ready that the cluster itself looks broken (a control-plane or
+    /// network incident), not the nodes: removing them would make it worse.
+    TooManyUnready {
+        /// Registered nodes that are not Ready.
+        unready: usize,
+        /// Registered nodes.
+        total: usize,
+    },
 }
 
 impl ScaleDownSkip {
@@ -177,6 +185,7 @@ impl ScaleDownSkip {
             ScaleDownSkip::StaleSnapshot { .. } => "stale_snapshot",
             ScaleDownSkip::PortError => "port_error",
             ScaleDownSkip::RecentScaleUp => "recent_scale_up",
+            ScaleDownSkip::TooManyUnready { .. } => "too_many_unready",
         }
     }
 }

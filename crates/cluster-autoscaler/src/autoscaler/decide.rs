@@ -116,7 +116,11 @@ impl Autoscaler {
         plan.scale_down_skipped = self.scale_down_skip(snapshot, &plan, now, port_failed);
         if matches!(
             plan.scale_down_skipped,
-            Some(ScaleDownSkip::Disabled | ScaleDownSkip::StaleSnapshot { .. })
+            Some(
+                ScaleDownSkip::Disabled
+                    | ScaleDownSkip::StaleSnapshot { .. }
+                    | ScaleDownSkip::TooManyUnready { .. }
+            )
         ) {
             // Without fresh data "continuously unneeded" cannot be known: start over.
             self.state.unneeded_since.clear();
@@ -156,6 +160,8 @@ impl Autoscaler {
             Some(ScaleDownSkip::Disabled)
         } else if age > self.config.scan_interval * 2 {
             Some(ScaleDownSkip::StaleSnapshot { age })
+        } else if let Some(skip) = self.too_many_unready(snapshot) {
+            Some(skip)
         } else if port_failed {
             Some(ScaleDownSkip::PortError)
         } else if !plan.scale_up.scale_ups.is_empty()
@@ -168,6 +174,17 @@ impl Autoscaler {
         } else {
             None
         }
+    }
+
+    /// Whether more nodes are not Ready than both the count and the share allowed (upstream's
+    /// "cluster not safe to scale" rule), counting registered nodes.
+    fn too_many_unready(&self, snapshot: &ClusterSnapshot) -> Option<ScaleDownSkip> {
+        let total = snapshot.nodes.len();
+        let unready = snapshot.nodes.iter().filter(|n| !n.ready).count();
+        let share = unready as f64 * 100.0 / total.max(1) as f64;
+        (unready > self.config.ok_total_unready_count
+            && share > self.config.max_total_unready_percentage)
+            .then_some(ScaleDownSkip::TooManyUnready { unready, total })
     }
 
     /// Finds unneeded nodes, updates their timers and, unless skipped, picks removals.

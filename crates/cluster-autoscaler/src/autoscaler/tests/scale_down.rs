@@ -486,3 +486,31 @@ fn pending_pods_being_deleted_trigger_no_scale_up() {
     assert_eq!(out.unschedulable_pods, 0);
     assert!(out.scale_ups.is_empty());
 }
+
+#[test]
+fn many_unready_nodes_stop_scale_down_as_a_broken_cluster() {
+    // 4 of 8 nodes not Ready (more than 3 and more than 45 %): an incident, not 4 bad nodes.
+    let mut w = cluster_of(8, 0, AutoscalerConfig::default());
+    for i in 0..4 {
+        set_ready(&w, &format!("node-{i}"), false);
+    }
+    for minute in [0, 10, 21, 40] {
+        let out = w.run(at(minute));
+        assert_eq!(
+            out.scale_down_skipped,
+            Some(ScaleDownSkip::TooManyUnready {
+                unready: 4,
+                total: 8
+            })
+        );
+        assert!(out.scale_downs.is_empty(), "{out:?}");
+    }
+    assert!(w.cluster.calls().is_empty() && w.cloud.calls().is_empty());
+    // Back to health: timers start over, so nothing goes at once.
+    for i in 0..4 {
+        set_ready(&w, &format!("node-{i}"), true);
+    }
+    let out = w.run(at(41));
+    assert_eq!(out.scale_down_skipped, None);
+    assert!(out.scale_downs.is_empty(), "{out:?}");
+}
