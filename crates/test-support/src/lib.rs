@@ -1,10 +1,12 @@
 //! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
-//! stops them when the handle drops, plus a tiny exporter that Prometheus can scrape.
+//! stops them when the handle drops, a tiny exporter that Prometheus can scrape, and an in-memory
+//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against.
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
 mod error;
 mod exporter;
+mod kube_api;
 mod locate;
 mod moto;
 mod port;
@@ -13,6 +15,7 @@ mod prometheus;
 
 pub use error::HarnessError;
 pub use exporter::TestExporter;
+pub use kube_api::{KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};

@@ -1,0 +1,335 @@
+//! `tidal cluster-autoscaler` end to end: the real binary, with AWS served by moto_server and
+//! Kubernetes by the in-memory API stand-in of tidal-test-support, both on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+use serde_json::{Value, json};
+use tidal_test_support::{KubeApi, MotoServer, free_port};
+use tokio::process::{Child, Command};
+
+const REGION: &str = "us-east-1";
+const ZONE: &str = "us-east-1a";
+const CLUSTER: &str = "e2e";
+const ASG: &str = "e2e-default-a";
+/// Bounds every wait so a broken run fails with the autoscaler's log instead of hanging; this
+/// is no performance assertion (loops run every second, a scale-up needs one or two).
+const HANG_GUARD: Duration = Duration::from_secs(90);
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .propagate_at_launch(false)
+        .build()
+}
+
+/// One ASG of pool `default` in one zone, empty, tagged for cluster `e2e`.
+async fn create_asg(ec2: &aws_sdk_ec2::Client, autoscaling: &aws_sdk_autoscaling::Client) {
+    ec2.create_launch_template()
+        .launch_template_name("e2e-default")
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::M5Large)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(ASG)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_name("e2e-default")
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(0)
+        .availability_zones(ZONE)
+        .tags(tag("k8s.io/cluster-autoscaler/enabled", "true"))
+        .tags(tag(
+            &format!("k8s.io/cluster-autoscaler/{CLUSTER}"),
+            "owned",
+        ))
+        .tags(tag("tidal.io/node-pool", "default"))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn desired_capacity(autoscaling: &aws_sdk_autoscaling::Client) -> i32 {
+    let out = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(ASG)
+        .send()
+        .await
+        .unwrap();
+    out.auto_scaling_groups()[0].desired_capacity().unwrap()
+}
+
+/// A pod of a ReplicaSet that the scheduler could not place: 500m CPU and 1 GiB memory.
+fn pending_pod() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": "web-1", "namespace": "default", "labels": {"app": "web"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
+                "uid": "00000000-0000-4000-8000-00000000beef", "controller": true}],
+        },
+        "spec": {"containers": [{"name": "web", "image": "nginx",
+            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]},
+        "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/0 nodes are available",
+            "lastTransitionTime": "2026-11-21T00:00:00Z"}]},
+    })
+}
+
+fn write_pools(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("node-pools.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The binary, run with a clean environment: only the kubeconfig and static AWS test
+/// credentials, so nothing of the developer's machine (profiles, clusters) is reached.
+struct Autoscaler {
+    child: Child,
+    log: PathBuf,
+    admin_port: u16,
+}
+
+impl Autoscaler {
+    fn spawn(dir: &Path, kubeconfig: &Path, extra: &[&str]) -> Self {
+        let admin_port = free_port().unwrap();
+        let log = dir.join("autoscaler.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tidal"))
+            .args([
+                "--log-level",
+                "info,tidal_cluster_autoscaler=debug",
+                "cluster-autoscaler",
+            ])
+            .args(["--cluster-name", CLUSTER, "--aws-region", REGION])
+            .args(["--scan-interval", "1s", "--no-leader-election"])
+            .args(["--admin-port", &admin_port.to_string()])
+            .args(extra)
+            .env_clear()
+            .env("HOME", dir)
+            // Plain text logs: they are shown in failure messages.
+            .env("NO_COLOR", "1")
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", "tidal-cluster-autoscaler-e2e")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            log,
+            admin_port,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Fails the test with the log if the process is gone.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "the autoscaler exited early ({status}); its output:\n{}",
+                self.log()
+            );
+        }
+    }
+
+    /// Polls `check` (and that the process lives) until it gives a value.
+    async fn eventually<T, F, Fut>(&mut self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + HANG_GUARD;
+        loop {
+            self.assert_running();
+            if let Some(value) = check().await {
+                return value;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "never happened: {what}; the autoscaler's output:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+const SCALE_UPS: &str = "tidal_cluster_autoscaler_scale_ups_total";
+const LOOPS: &str = "tidal_cluster_autoscaler_loop_duration_seconds_count";
+
+/// The admin server's `/metrics` text, `None` until it answers.
+async fn metrics(admin_port: u16) -> Option<String> {
+    let url = format!("http://127.0.0.1:{admin_port}/metrics");
+    let resp = reqwest::get(url).await.ok()?;
+    resp.text().await.ok()
+}
+
+/// The sum of a metric's samples (every label set), `None` if it has none.
+fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+#[tokio::test]
+async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics() {
+    let moto = MotoServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("this test needs moto_server: {e}"));
+    let sdk = moto.sdk_config(REGION).await;
+    let aws = aws_sdk_autoscaling::Client::new(&sdk);
+    create_asg(&aws_sdk_ec2::Client::new(&sdk), &aws).await;
+    let api = KubeApi::start().await.unwrap();
+    api.put(pending_pod()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path()).unwrap();
+    let pools = write_pools(
+        dir.path(),
+        "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 10\n",
+    );
+    let pools = pools.to_str().unwrap();
+    let endpoint = moto.endpoint_url();
+    let mut ca = Autoscaler::spawn(
+        dir.path(),
+        &kubeconfig,
+        &["--node-pools", pools, "--aws-endpoint-url", &endpoint],
+    );
+
+    let aws_ref = &aws;
+    ca.eventually("the ASG's desired capacity becomes 1", move || async move {
+        (desired_capacity(aws_ref).await == 1).then_some(())
+    })
+    .await;
+
+    let api_ref = &api;
+    let status = ca
+        .eventually(
+            "the status ConfigMap shows the group's new size",
+            move || async move {
+                let cm = api_ref.get(
+                    "v1",
+                    "ConfigMap",
+                    Some("kube-system"),
+                    "cluster-autoscaler-status",
+                )?;
+                let text = cm["data"]["status"].as_str()?.to_owned();
+                text.contains("desired=1").then_some(text)
+            },
+        )
+        .await;
+    assert!(
+        status.contains(&format!("default/{ZONE} (ASG {ASG})")),
+        "names the group and its ASG: {status}"
+    );
+
+    let event = ca
+        .eventually("a TriggeredScaleUp event on the pod", move || async move {
+            api_ref
+                .list("events.k8s.io/v1", "Event", Some("default"))
+                .into_iter()
+                .find(|e| e["reason"] == "TriggeredScaleUp")
+        })
+        .await;
+    assert_eq!(event["regarding"]["kind"], "Pod");
+    assert_eq!(event["regarding"]["name"], "web-1");
+    assert_eq!(event["type"], "Normal");
+    assert!(
+        event["note"]
+            .as_str()
+            .is_some_and(|n| n.contains(&format!("default/{ZONE} 0->1"))),
+        "the note names the group and the step: {event}"
+    );
+
+    let port = ca.admin_port;
+    let text = metrics(port).await.expect("/metrics answers");
+    assert_eq!(
+        metric_sum(&text, SCALE_UPS),
+        Some(1.0),
+        "one scale-up: {text}"
+    );
+    let labelled = format!("{SCALE_UPS}{{pool=\"default\",zone=\"{ZONE}\",");
+    assert!(text.contains(&labelled), "labelled with the group: {text}");
+    let loops_then = metric_sum(&text, LOOPS).expect("loops are counted");
+
+    // Three more loops later the pod is still pending, but the requested node is upcoming: no
+    // second scale-up.
+    let text = ca
+        .eventually("three more loops", move || async move {
+            let text = metrics(port).await?;
+            (metric_sum(&text, LOOPS)? >= loops_then + 3.0).then_some(text)
+        })
+        .await;
+    assert_eq!(metric_sum(&text, SCALE_UPS), Some(1.0), "{text}");
+    assert_eq!(desired_capacity(&aws).await, 1);
+    ca.assert_running();
+}
+
+#[tokio::test]
+async fn a_bad_node_pool_file_stops_the_binary_before_any_kubernetes_request() {
+    let api = KubeApi::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path()).unwrap();
+    let pools = write_pools(
+        dir.path(),
+        "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: ten\n",
+    );
+    // Nothing listens there: should the binary reach AWS anyway, it stays on loopback.
+    let nowhere = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let mut ca = Autoscaler::spawn(
+        dir.path(),
+        &kubeconfig,
+        &[
+            "--node-pools",
+            pools.to_str().unwrap(),
+            "--aws-endpoint-url",
+            &nowhere,
+        ],
+    );
+    let status = tokio::time::timeout(HANG_GUARD, ca.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("still running with a bad pool file:\n{}", ca.log()))
+        .unwrap();
+    let log = ca.log();
+    assert!(!status.success(), "{status}: {log}");
+    assert!(
+        log.contains(pools.to_str().unwrap()),
+        "names the file: {log}"
+    );
+    assert!(log.contains(":4:"), "names the line: {log}");
+    assert!(log.contains("max_size"), "names the field: {log}");
+    assert_eq!(
+        api.requests(),
+        Vec::<String>::new(),
+        "no request reached the API"
+    );
+}
