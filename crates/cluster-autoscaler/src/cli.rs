@@ -162,25 +162,12 @@ pub fn load(args: &Args) -> anyhow::Result<Autoscaler> {
     Autoscaler::new(pools, config).context("invalid autoscaler settings")
 }
 
-/// The Kubernetes client for `config`, without kube-rs's automatic retries. Those retry 429, 503
-/// and 504 up to 15 times with exponential backoff, and the API server refuses an eviction that
-/// a disruption budget blocks with a 429 without Retry-After: one refused eviction would hold
-/// the whole loop for minutes (scale-ups included). The loop is the retry: a failed call is
-/// reported and tried again at the next scan; watches back off on their own.
-pub fn kube_client(mut config: ::kube::Config) -> Result<::kube::Client, ::kube::Error> {
-    config.default_retry = false;
-    ::kube::Client::try_from(config)
-}
-
 /// Runs the cluster autoscaler until SIGTERM/SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let autoscaler = load(&args)?;
     info!(pools = autoscaler.pools().pools().len(), cluster = %args.cluster_name, dry_run = args.dry_run, "starting");
 
-    let config = ::kube::Config::infer()
-        .await
-        .context("finding the Kubernetes configuration (in-cluster or kubeconfig)")?;
-    let client = kube_client(config).context("building the Kubernetes client")?;
+    let client = tidal_runtime::kube_client().await?;
     let sdk = args.aws.sdk_config().await;
     let cloud = AwsCloudProvider::new(&sdk, args.cluster_name.clone());
     let status = StatusLocation {

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use tidal_cluster_autoscaler::cli::kube_client;
 use tidal_cluster_autoscaler::kube::{KubeCluster, StatusLocation};
 use tidal_cluster_autoscaler::ports::{ClusterActions, ClusterError};
+use tidal_runtime::kube_client_from;
 use tidal_test_support::KubeApi;
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn a_refused_eviction_comes_back_at_once_without_retries() {
         namespace: "kube-system".into(),
         name: "cluster-autoscaler-status".into(),
     };
-    let cluster = KubeCluster::start(kube_client(config).unwrap(), status, None);
+    let cluster = KubeCluster::start(kube_client_from(config).unwrap(), status, None);
 
     let err = cluster.evict_pod("shop", "web-1").await.unwrap_err();
     assert!(matches!(err, ClusterError::EvictionBlocked { .. }), "{err}");

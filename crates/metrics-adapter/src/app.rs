@@ -187,9 +187,7 @@ async fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         tls::certificates_from_file(&source.cert_file, "serving certificate")?;
         tls::private_key_from_file(&source.key_file)?;
     }
-    let client = kube::Client::try_default()
-        .await
-        .context("cannot configure Kubernetes access (KUBECONFIG, ~/.kube/config or in-cluster)")?;
+    let client = tidal_runtime::kube_client().await?;
     source.client = Some(client.clone());
     let loaded = source.load().await?;
     tracing::info!(client_ca = %loaded.ca.origin, allowed_names = ?loaded.ca.allowed_names, "front-proxy authentication configured");

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod aws;
+pub mod kube_client;
 pub mod leader;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use admin::{AdminError, AdminServer, Readiness};
+pub use kube_client::{KubeClientError, kube_client, kube_client_from};
 pub use leader::{LeaderElector, LeaderError, LeaderHandle, LeaseTiming};
 pub use shutdown::shutdown_signal;
 pub use telemetry::{LogFormat, TelemetryError};
