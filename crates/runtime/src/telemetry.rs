@@ -1,5 +1,6 @@
 //! The one tracing setup every binary uses: text or JSON lines on stderr, filtered by `RUST_LOG`.
 
+use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -32,8 +33,10 @@ pub enum TelemetryError {
 /// or `tidal=debug,kube=warn`). Calling it again (as tests do) keeps the first subscriber.
 pub fn init(format: LogFormat, default_level: &str) -> Result<(), TelemetryError> {
     let filter = build_filter(std::env::var("RUST_LOG").ok(), default_level)?;
+    // Colours only on a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // An error here only means a subscriber is already installed, which is fine for tests.
     let _ = match format {
