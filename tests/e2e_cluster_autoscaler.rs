@@ -2,24 +2,21 @@
 //! Kubernetes by the in-memory API stand-in of tidal-test-support, both on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
+mod common;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+use common::{Tidal, metrics};
 use serde_json::{Value, json};
 use tidal_test_support::{KubeApi, MotoServer, free_port};
-use tokio::process::{Child, Command};
 
 const REGION: &str = "us-east-1";
 const ZONE: &str = "us-east-1a";
 const CLUSTER: &str = "e2e";
 const ASG: &str = "e2e-default-a";
-/// Bounds every wait so a broken run fails with the autoscaler's log instead of hanging; this
-/// is no performance assertion (loops run every second, a scale-up needs one or two).
-const HANG_GUARD: Duration = Duration::from_secs(90);
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder()
@@ -99,97 +96,47 @@ fn write_pools(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-/// The binary, run with a clean environment: only the kubeconfig and static AWS test
-/// credentials, so nothing of the developer's machine (profiles, clusters) is reached.
+/// `tidal cluster-autoscaler` with the kubeconfig, static AWS test credentials and `extra`
+/// flags; loops every second, no leader election.
 struct Autoscaler {
-    child: Child,
-    log: PathBuf,
+    process: Tidal,
     admin_port: u16,
 }
 
 impl Autoscaler {
     fn spawn(dir: &Path, kubeconfig: &Path, extra: &[&str]) -> Self {
         let admin_port = free_port().unwrap();
-        let log = dir.join("autoscaler.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tidal"))
-            .args([
-                "--log-level",
-                "info,tidal_cluster_autoscaler=debug",
-                "cluster-autoscaler",
-            ])
-            .args(["--cluster-name", CLUSTER, "--aws-region", REGION])
-            .args(["--scan-interval", "1s", "--no-leader-election"])
-            .args(["--admin-port", &admin_port.to_string()])
-            .args(extra)
-            .env_clear()
-            .env("HOME", dir)
-            // Plain text logs: they are shown in failure messages.
-            .env("NO_COLOR", "1")
-            .env("KUBECONFIG", kubeconfig)
-            .env("POD_NAME", "tidal-cluster-autoscaler-e2e")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let admin = admin_port.to_string();
+        let flags = [
+            "cluster-autoscaler",
+            "--cluster-name",
+            CLUSTER,
+            "--aws-region",
+            REGION,
+            "--scan-interval",
+            "1s",
+            "--no-leader-election",
+            "--admin-port",
+            &admin,
+        ];
+        let args: Vec<&OsStr> = flags.iter().chain(extra).map(OsStr::new).collect();
+        let env: [(&str, &OsStr); 5] = [
+            ("KUBECONFIG", kubeconfig.as_os_str()),
+            ("POD_NAME", OsStr::new("tidal-cluster-autoscaler-e2e")),
+            ("AWS_ACCESS_KEY_ID", OsStr::new("testing")),
+            ("AWS_SECRET_ACCESS_KEY", OsStr::new("testing")),
+            ("AWS_EC2_METADATA_DISABLED", OsStr::new("true")),
+        ];
+        let level = "info,tidal_cluster_autoscaler=debug";
         Self {
-            child,
-            log,
+            process: Tidal::spawn("autoscaler", dir, level, &args, &env),
             admin_port,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Fails the test with the log if the process is gone.
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!(
-                "the autoscaler exited early ({status}); its output:\n{}",
-                self.log()
-            );
-        }
-    }
-
-    /// Polls `check` (and that the process lives) until it gives a value.
-    async fn eventually<T, F, Fut>(&mut self, what: &str, mut check: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Option<T>>,
-    {
-        let deadline = tokio::time::Instant::now() + HANG_GUARD;
-        loop {
-            self.assert_running();
-            if let Some(value) = check().await {
-                return value;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "never happened: {what}; the autoscaler's output:\n{}",
-                    self.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
 
 const SCALE_UPS: &str = "tidal_cluster_autoscaler_scale_ups_total";
 const LOOPS: &str = "tidal_cluster_autoscaler_loop_duration_seconds_count";
-
-/// The admin server's `/metrics` text, `None` until it answers.
-async fn metrics(admin_port: u16) -> Option<String> {
-    let url = format!("http://127.0.0.1:{admin_port}/metrics");
-    let resp = reqwest::get(url).await.ok()?;
-    resp.text().await.ok()
-}
 
 /// The sum of a metric's samples (every label set), `None` if it has none.
 fn metric_sum(text: &str, name: &str) -> Option<f64> {
@@ -226,13 +173,15 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
     );
 
     let aws_ref = &aws;
-    ca.eventually("the ASG's desired capacity becomes 1", move || async move {
-        (desired_capacity(aws_ref).await == 1).then_some(())
-    })
-    .await;
+    ca.process
+        .eventually("the ASG's desired capacity becomes 1", move || async move {
+            (desired_capacity(aws_ref).await == 1).then_some(())
+        })
+        .await;
 
     let api_ref = &api;
     let status = ca
+        .process
         .eventually(
             "the status ConfigMap shows the group's new size",
             move || async move {
@@ -253,6 +202,7 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
     );
 
     let event = ca
+        .process
         .eventually("a TriggeredScaleUp event on the pod", move || async move {
             api_ref
                 .list("events.k8s.io/v1", "Event", Some("default"))
@@ -284,6 +234,7 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
     // Three more loops later the pod is still pending, but the requested node is upcoming: no
     // second scale-up.
     let text = ca
+        .process
         .eventually("three more loops", move || async move {
             let text = metrics(port).await?;
             (metric_sum(&text, LOOPS)? >= loops_then + 3.0).then_some(text)
@@ -291,7 +242,7 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
         .await;
     assert_eq!(metric_sum(&text, SCALE_UPS), Some(1.0), "{text}");
     assert_eq!(desired_capacity(&aws).await, 1);
-    ca.assert_running();
+    ca.process.assert_running();
 }
 
 #[tokio::test]
@@ -315,11 +266,8 @@ async fn a_bad_node_pool_file_stops_the_binary_before_any_kubernetes_request() {
             &nowhere,
         ],
     );
-    let status = tokio::time::timeout(HANG_GUARD, ca.child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("still running with a bad pool file:\n{}", ca.log()))
-        .unwrap();
-    let log = ca.log();
+    let status = ca.process.exit_status().await;
+    let log = ca.process.log();
     assert!(!status.success(), "{status}: {log}");
     assert!(
         log.contains(pools.to_str().unwrap()),
