@@ -46,7 +46,7 @@ pub struct ApiCodeLabels {
 /// Labels of collection metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CollectionLabels {
-    /// Collector type, e.g. `json-path`, `prometheus`, `sqs-queue-length`.
+    /// Collector type, e.g. `json-path-pods`, `json-path-url`, `prometheus`, `sqs-queue-length`.
     pub collector: String,
     /// Namespace of the HPA.
     pub namespace: String,

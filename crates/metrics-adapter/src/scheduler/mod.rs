@@ -327,6 +327,11 @@ fn record_success(deps: &SchedulerDeps, sub: &mut Subscription, at: Timestamp, v
         &config.hpa.namespace,
         &config.hpa.name,
     );
+    if sub.status.consecutive_failures > 0 {
+        tracing::info!(collector = %config.id, failures = sub.status.consecutive_failures, "collection works again");
+    } else {
+        tracing::debug!(collector = %config.id, "collected");
+    }
     let status = &mut sub.status;
     status.last_attempt = Some(at);
     status.last_success = Some(at);
