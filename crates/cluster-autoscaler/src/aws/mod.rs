@@ -254,9 +254,10 @@ impl CloudProvider for AwsCloudProvider {
         for asg in &asgs {
             match discover(asg, &self.cluster_name) {
                 Ok(g) => {
-                    // Also reported as template problems of the group by the autoscaler.
+                    // The autoscaler reports these as template problems of the group (status,
+                    // metric, a log line when they appear), so only debug here, every loop.
                     for problem in &g.template.problems {
-                        warn!(group = %g.id, %problem, "ignoring a node-template tag");
+                        debug!(group = %g.id, %problem, "ignoring a node-template tag");
                     }
                     found.push(g);
                 }

@@ -14,6 +14,7 @@ mod dry_run;
 
 pub use dry_run::DryRun;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -93,6 +94,9 @@ pub struct Controller<P, C> {
     leader: LeaderHandle,
     /// Whether the last tick ran as leader (a lost term resets the autoscaler's memory).
     was_leader: bool,
+    /// Template problems of the last loop: logged when they appear and when they go away,
+    /// not every loop (they are in the status ConfigMap and a metric all along).
+    template_problems: BTreeSet<String>,
     readiness: Readiness,
     scan_interval: Duration,
     clock: fn() -> tidal_core::Timestamp,
@@ -115,6 +119,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             metrics,
             leader,
             was_leader: false,
+            template_problems: BTreeSet::new(),
             readiness: Readiness::new(),
             scan_interval,
             clock: system_now,
@@ -201,6 +206,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             Ok(outcome) => {
                 self.metrics.record_outcome(&outcome, elapsed);
                 log_outcome(&outcome, elapsed);
+                self.log_template_problems(&outcome.template_problems);
                 Tick::Ran(Box::new(outcome))
             }
             Err(e) => {
@@ -209,6 +215,19 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
                 Tick::Failed(e.to_string())
             }
         }
+    }
+}
+
+impl<P, C> Controller<P, C> {
+    fn log_template_problems(&mut self, problems: &[String]) {
+        let now: BTreeSet<String> = problems.iter().cloned().collect();
+        for p in now.difference(&self.template_problems) {
+            warn!(problem = %p, "node group template problem");
+        }
+        for p in self.template_problems.difference(&now) {
+            info!(problem = %p, "node group template problem resolved");
+        }
+        self.template_problems = now;
     }
 }
 
