@@ -96,7 +96,7 @@ impl Target {
 
 type Params = HashMap<String, String>;
 
-fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(code: StatusCode, body: &Value) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],

@@ -7,21 +7,12 @@
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
-use super::http::{check_namespace, parse_json};
+use super::http::{check_namespace, json_response, parse_json};
 use super::store::ObjectKey;
 use super::{KubeApiError, Shared};
-
-fn ok(code: StatusCode, object: &Value) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "application/json")],
-        object.to_string(),
-    )
-        .into_response()
-}
 
 /// The media type of the request, without parameters such as `charset`.
 fn media_type(headers: &HeaderMap) -> String {
@@ -48,7 +39,7 @@ pub(crate) fn patch(
             let mut store = shared.lock_store();
             let mut object = store.get(key)?;
             json_patch::merge(&mut object, &patch);
-            Ok(ok(StatusCode::OK, &store.update(key, object)?))
+            Ok(json_response(StatusCode::OK, &store.update(key, object)?))
         }
         "application/json-patch+json" => {
             let ops: json_patch::Patch = serde_json::from_slice(body)
@@ -58,7 +49,7 @@ pub(crate) fn patch(
             json_patch::patch(&mut object, &ops).map_err(|e| {
                 KubeApiError::Invalid(format!("the JSON patch does not apply: {e}"))
             })?;
-            Ok(ok(StatusCode::OK, &store.update(key, object)?))
+            Ok(json_response(StatusCode::OK, &store.update(key, object)?))
         }
         "application/apply-patch+yaml" => apply(shared, key, params, body),
         other => Err(KubeApiError::UnsupportedMediaType(format!(
@@ -101,9 +92,9 @@ fn apply(
     match store.get(key) {
         Ok(mut object) => {
             json_patch::merge(&mut object, &applied);
-            Ok(ok(StatusCode::OK, &store.update(key, object)?))
+            Ok(json_response(StatusCode::OK, &store.update(key, object)?))
         }
-        Err(KubeApiError::NotFound(_)) => Ok(ok(
+        Err(KubeApiError::NotFound(_)) => Ok(json_response(
             StatusCode::CREATED,
             &store.create(key.clone(), applied)?,
         )),
