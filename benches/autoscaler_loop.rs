@@ -17,10 +17,9 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tidal_cluster_autoscaler::autoscaler::cluster_state;
 use tidal_cluster_autoscaler::groups::{GroupView, LiveInstance};
 use tidal_cluster_autoscaler::node_pool::{NodePool, NodePools};
-use tidal_cluster_autoscaler::ports::{
-    ClusterNode, ClusterPod, ClusterSnapshot, NodeGroupId, PodPhase,
-};
+use tidal_cluster_autoscaler::ports::{ClusterNode, ClusterPod, ClusterSnapshot, NodeGroupId};
 use tidal_cluster_autoscaler::scale_down::{NodeCandidate, PodsByNode, find_unneeded};
+use tidal_cluster_autoscaler::testing::pod_with;
 use tidal_cluster_autoscaler::{Autoscaler, AutoscalerConfig};
 use tidal_core::Timestamp;
 use tidal_core::scheduling::fixtures::{Fixture, FixtureConfig, synthetic_cluster};
@@ -39,25 +38,14 @@ fn group_id(id: &str) -> NodeGroupId {
     NodeGroupId::new(pool, zone)
 }
 
+/// A pod of the fixture as the autoscaler observes it (kube-system pods are DaemonSet pods).
 fn pod(spec: &tidal_core::scheduling::PodSpec, node: Option<&str>) -> Arc<ClusterPod> {
-    let daemon = spec.namespace == "kube-system";
-    Arc::new(ClusterPod {
-        namespace: spec.namespace.clone(),
-        name: spec.name.clone(),
-        spec: spec.clone(),
-        node_name: node.map(str::to_owned),
-        phase: if node.is_some() {
-            PodPhase::Running
-        } else {
-            PodPhase::Pending
-        },
-        unschedulable_since: node.is_none().then_some(NOW - Duration::from_secs(30)),
-        controller_kind: Some(if daemon { "DaemonSet" } else { "ReplicaSet" }.to_owned()),
-        safe_to_evict: None,
-        has_local_storage: false,
-        created_at: Timestamp::from_secs(0),
-        deleting: false,
-    })
+    let since = node.is_none().then_some(NOW - Duration::from_secs(30));
+    let mut pod = pod_with(spec.clone(), node, since);
+    if spec.namespace == "kube-system" {
+        pod.controller_kind = Some("DaemonSet".to_owned());
+    }
+    Arc::new(pod)
 }
 
 fn world(fixture: &Fixture) -> World {

@@ -34,7 +34,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The simulator prints a progress bar and a summary; its logs would only interleave with them.
     let level = match cli.command {
-        Command::Simulate(_) if std::env::var_os("RUST_LOG").is_none() => "warn",
+        // The autoscaler's controller logs each decision; the simulator records them itself.
+        Command::Simulate(_) if std::env::var_os("RUST_LOG").is_none() => {
+            "warn,tidal_cluster_autoscaler::controller=error"
+        }
         _ => cli.log_level.as_str(),
     };
     telemetry::init(cli.log_format, level)?;

@@ -7,10 +7,9 @@ mod common;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
-use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use common::{Tidal, metrics};
 use serde_json::{Value, json};
+use tidal_test_support::asg::{self, AsgSpec, create_launch_template, discovery_tags};
 use tidal_test_support::{KubeApi, MotoServer, free_port};
 
 const REGION: &str = "us-east-1";
@@ -18,49 +17,16 @@ const ZONE: &str = "us-east-1a";
 const CLUSTER: &str = "e2e";
 const ASG: &str = "e2e-default-a";
 
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .key(key)
-        .value(value)
-        .propagate_at_launch(false)
-        .build()
-}
-
 /// One ASG of pool `default` in one zone, empty, tagged for cluster `e2e`.
-async fn create_asg(ec2: &aws_sdk_ec2::Client, autoscaling: &aws_sdk_autoscaling::Client) {
-    ec2.create_launch_template()
-        .launch_template_name("e2e-default")
-        .launch_template_data(
-            RequestLaunchTemplateData::builder()
-                .image_id("ami-12c6146b")
-                .instance_type(InstanceType::M5Large)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(ASG)
-        .launch_template(
-            LaunchTemplateSpecification::builder()
-                .launch_template_name("e2e-default")
-                .version("$Latest")
-                .build(),
-        )
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(0)
-        .availability_zones(ZONE)
-        .tags(tag("k8s.io/cluster-autoscaler/enabled", "true"))
-        .tags(tag(
-            &format!("k8s.io/cluster-autoscaler/{CLUSTER}"),
-            "owned",
-        ))
-        .tags(tag("tidal.io/node-pool", "default"))
-        .send()
-        .await
-        .unwrap();
+fn asg_spec() -> AsgSpec<'static> {
+    AsgSpec {
+        name: ASG,
+        zones: &[ZONE],
+        min_size: 0,
+        max_size: 10,
+        desired: 0,
+        tags: discovery_tags(CLUSTER, "default"),
+    }
 }
 
 async fn desired_capacity(autoscaling: &aws_sdk_autoscaling::Client) -> i32 {
@@ -155,7 +121,10 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
         .unwrap_or_else(|e| panic!("this test needs moto_server: {e}"));
     let sdk = moto.sdk_config(REGION).await;
     let aws = aws_sdk_autoscaling::Client::new(&sdk);
-    create_asg(&aws_sdk_ec2::Client::new(&sdk), &aws).await;
+    create_launch_template(&sdk, "e2e-default").await.unwrap();
+    asg::create_asg(&sdk, "e2e-default", asg_spec())
+        .await
+        .unwrap();
     let api = KubeApi::start().await.unwrap();
     api.put(pending_pod()).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -19,17 +19,17 @@ use anyhow::Context as _;
 use prometheus_client::registry::Registry;
 use tidal_core::instance::{max_pods_for_node_cidr, node_limit_for_cluster_cidr};
 use tidal_runtime::aws::AwsArgs;
-use tidal_runtime::{LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
+use tidal_runtime::{Clock, LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
 use tracing::info;
 
 use crate::autoscaler::Autoscaler;
 use crate::aws::AwsCloudProvider;
 use crate::config::AutoscalerConfig;
-use crate::controller::{Controller, DryRun, WatchedCluster};
+use crate::controller::{Controller, DryRun};
 use crate::kube::{CONTROLLER_NAME, KubeCluster, STATUS_CONFIGMAP, StatusLocation};
 use crate::metrics::Metrics;
 use crate::node_pool::NodePools;
-use crate::ports::CloudProvider;
+use crate::ports::{CloudProvider, WatchedCluster};
 
 /// Flags of `tidal cluster-autoscaler`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -174,7 +174,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         namespace: args.leader_election_namespace.clone(),
         name: STATUS_CONFIGMAP.to_owned(),
     };
-    let cluster = KubeCluster::start(client.clone(), status, args.pod_name.clone());
+    // One clock for the loop and the adapter that stamps its snapshots.
+    let clock = Clock::system();
+    let cluster = KubeCluster::start(client.clone(), status, args.pod_name.clone(), clock.clone());
 
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
@@ -214,10 +216,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             metrics,
             leader,
             readiness,
+            clock,
         )
         .await?;
     } else {
-        drive(autoscaler, cloud, cluster, metrics, leader, readiness).await?;
+        drive(
+            autoscaler, cloud, cluster, metrics, leader, readiness, clock,
+        )
+        .await?;
     }
     admin.stopped().await?;
     Ok(())
@@ -230,9 +236,11 @@ async fn drive<P: CloudProvider, C: WatchedCluster>(
     metrics: Metrics,
     leader: LeaderHandle,
     readiness: Readiness,
+    clock: Clock,
 ) -> anyhow::Result<()> {
     Controller::new(autoscaler, cloud, cluster, metrics, leader)
         .with_readiness(readiness)
+        .with_clock(clock)
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -87,32 +87,8 @@ pub fn group_views<F>(
 where
     F: FnMut(&NodeGroup) -> (Option<Arc<NodeSpec>>, Option<Timestamp>),
 {
-    let mut ours: BTreeMap<&NodeGroupId, &NodeGroup> = BTreeMap::new();
-    for g in groups {
-        if pools.pool_for_group(&g.id).is_none() {
-            continue;
-        }
-        let keep = ours
-            .get(&g.id)
-            .is_none_or(|other| g.asg_name < other.asg_name);
-        if keep {
-            ours.insert(&g.id, g);
-        }
-    }
-    let mut zones_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for pool in pools.pools() {
-        let zones = match &pool.zones {
-            Some(zs) => zs.iter().map(String::as_str).collect(),
-            None => ours
-                .keys()
-                .filter(|id| id.pool == pool.name)
-                .map(|id| id.zone.as_str())
-                .collect(),
-        };
-        let mut zones: Vec<&str> = zones;
-        zones.sort_unstable();
-        zones_of.insert(&pool.name, zones);
-    }
+    let ours = our_groups(pools, groups);
+    let zones_of = pool_zones(pools, &ours);
     let mut views = Vec::with_capacity(ours.len());
     for (id, g) in ours {
         let Some(pool) = pools.pool_for_group(id) else {
@@ -126,16 +102,7 @@ where
         let (pool_min, pool_max) = pool.zone_bounds(index, zones.len().max(1));
         let max_size = pool_max.min(g.max_size);
         let min_size = pool_min.max(g.min_size).min(max_size);
-        let live: Vec<LiveInstance> = g
-            .instances
-            .iter()
-            .filter(|i| i.state != InstanceState::Terminating)
-            .map(|i| LiveInstance {
-                id: i.id.clone(),
-                launched_at: i.launched_at,
-                registered: nodes.contains_key(i.id.as_str()),
-            })
-            .collect();
+        let live = live_instances(g, nodes);
         let registered: Vec<&ClusterNode> = live
             .iter()
             .filter_map(|i| nodes.get(i.id.as_str()).copied())
@@ -158,6 +125,60 @@ where
         });
     }
     views
+}
+
+/// The groups of known pools, one per pool/zone (the first by ASG name), in id order.
+fn our_groups<'a>(
+    pools: &NodePools,
+    groups: &'a [NodeGroup],
+) -> BTreeMap<&'a NodeGroupId, &'a NodeGroup> {
+    let mut ours: BTreeMap<&NodeGroupId, &NodeGroup> = BTreeMap::new();
+    for g in groups {
+        if pools.pool_for_group(&g.id).is_none() {
+            continue;
+        }
+        let keep = ours
+            .get(&g.id)
+            .is_none_or(|other| g.asg_name < other.asg_name);
+        if keep {
+            ours.insert(&g.id, g);
+        }
+    }
+    ours
+}
+
+/// Each pool's zones, sorted: the configured ones, else the zones it has groups in.
+fn pool_zones<'a>(
+    pools: &'a NodePools,
+    ours: &BTreeMap<&'a NodeGroupId, &NodeGroup>,
+) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut zones_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for pool in pools.pools() {
+        let mut zones: Vec<&str> = match &pool.zones {
+            Some(zs) => zs.iter().map(String::as_str).collect(),
+            None => ours
+                .keys()
+                .filter(|id| id.pool == pool.name)
+                .map(|id| id.zone.as_str())
+                .collect(),
+        };
+        zones.sort_unstable();
+        zones_of.insert(&pool.name, zones);
+    }
+    zones_of
+}
+
+/// The group's instances that are not terminating, and whether each has registered a node.
+fn live_instances(g: &NodeGroup, nodes: &HashMap<&str, &ClusterNode>) -> Vec<LiveInstance> {
+    g.instances
+        .iter()
+        .filter(|i| i.state != InstanceState::Terminating)
+        .map(|i| LiveInstance {
+            id: i.id.clone(),
+            launched_at: i.launched_at,
+            registered: nodes.contains_key(i.id.as_str()),
+        })
+        .collect()
 }
 
 fn count(n: usize) -> u32 {

@@ -190,11 +190,100 @@ impl ScaleDownSkip {
     }
 }
 
+/// What a port call does to the world. The loop's safety gates match on this, never on names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only (the cloud's groups, instance types or failures; the cluster snapshot).
+    Reads,
+    /// Changes the cloud (desired capacity, instances).
+    WritesCloud,
+    /// Changes the cluster (taints, evictions, the status ConfigMap).
+    WritesCluster,
+    /// Only records what happened (Events): changes nothing anyone acts on.
+    RecordsOnly,
+}
+
+/// A port method, as a value: what failed in a [`PortError`] and the `operation` metric label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// [`crate::ports::CloudProvider::node_groups`].
+    NodeGroups,
+    /// [`crate::ports::CloudProvider::instance_types`].
+    InstanceTypes,
+    /// [`crate::ports::CloudProvider::scale_up_failures`].
+    ScaleUpFailures,
+    /// [`crate::ports::CloudProvider::set_desired_capacity`].
+    SetDesiredCapacity,
+    /// [`crate::ports::CloudProvider::terminate_instance`].
+    TerminateInstance,
+    /// [`crate::ports::ClusterSource::snapshot`].
+    Snapshot,
+    /// [`crate::ports::ClusterActions::evict_pod`].
+    EvictPod,
+    /// [`crate::ports::ClusterActions::mark_for_deletion`].
+    MarkForDeletion,
+    /// [`crate::ports::ClusterActions::unmark_for_deletion`].
+    UnmarkForDeletion,
+    /// [`crate::ports::ClusterActions::write_status`].
+    WriteStatus,
+    /// [`crate::ports::ClusterActions::record_event`].
+    RecordEvent,
+}
+
+impl Operation {
+    /// What the call does to the world.
+    pub fn effect(self) -> Effect {
+        match self {
+            Operation::NodeGroups
+            | Operation::InstanceTypes
+            | Operation::ScaleUpFailures
+            | Operation::Snapshot => Effect::Reads,
+            Operation::SetDesiredCapacity | Operation::TerminateInstance => Effect::WritesCloud,
+            Operation::EvictPod
+            | Operation::MarkForDeletion
+            | Operation::UnmarkForDeletion
+            | Operation::WriteStatus => Effect::WritesCluster,
+            Operation::RecordEvent => Effect::RecordsOnly,
+        }
+    }
+
+    /// The port method's name: the `operation` metric label and what logs say.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::NodeGroups => "node_groups",
+            Operation::InstanceTypes => "instance_types",
+            Operation::ScaleUpFailures => "scale_up_failures",
+            Operation::SetDesiredCapacity => "set_desired_capacity",
+            Operation::TerminateInstance => "terminate_instance",
+            Operation::Snapshot => "snapshot",
+            Operation::EvictPod => "evict_pod",
+            Operation::MarkForDeletion => "mark_for_deletion",
+            Operation::UnmarkForDeletion => "unmark_for_deletion",
+            Operation::WriteStatus => "write_status",
+            Operation::RecordEvent => "record_event",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets tests and logs compare with the method name.
+impl PartialEq<&str> for Operation {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A port call that failed this loop (the loop went on where it safely could).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PortError {
-    /// The port method, e.g. `set_desired_capacity`.
-    pub operation: &'static str,
+    /// The port method that failed.
+    pub operation: Operation,
     /// What it was about (group, node, pod), empty if nothing in particular.
     pub target: String,
     /// Fixed error label ([`crate::ports::CloudError::label`] / [`crate::ports::ClusterError::label`]).

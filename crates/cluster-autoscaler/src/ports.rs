@@ -361,6 +361,34 @@ pub trait ClusterSource {
     fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError>;
 }
 
+/// Objects the cluster source skipped in its last snapshot because they could not be read
+/// (malformed quantities, unknown fields): counted in metrics, never acted on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SkippedObjects {
+    /// Pods (each also gets a Warning Event, once per resourceVersion).
+    pub pods: usize,
+    /// Nodes.
+    pub nodes: usize,
+    /// PodDisruptionBudgets.
+    pub pdbs: usize,
+}
+
+/// What the controller needs from the cluster side beyond the loop's ports: readiness and the
+/// objects the source could not read.
+#[allow(async_fn_in_trait)]
+pub trait WatchedCluster: ClusterSource + ClusterActions {
+    /// Resolves once the cluster state is complete (every watch listed once).
+    async fn wait_until_ready(&self) -> Result<(), ClusterError>;
+    /// Warning Events about objects the source skipped, not yet published.
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        Vec::new()
+    }
+    /// Objects the last snapshot skipped.
+    fn skipped_objects(&self) -> SkippedObjects {
+        SkippedObjects::default()
+    }
+}
+
 /// The object an [`Event`] is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjectRef {
@@ -447,4 +475,63 @@ pub trait ClusterActions {
     async fn record_event(&self, event: &Event) -> Result<(), ClusterError>;
     /// Writes the status report (the `cluster-autoscaler-status` ConfigMap).
     async fn write_status(&self, status: &StatusReport) -> Result<(), ClusterError>;
+}
+
+// A borrowed port is a port: wrappers such as `DryRun` can wrap a port someone else owns.
+impl<T: CloudProvider + ?Sized> CloudProvider for &T {
+    async fn node_groups(&self) -> Result<Vec<NodeGroup>, CloudError> {
+        (**self).node_groups().await
+    }
+
+    async fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceType>, CloudError> {
+        (**self).instance_types(names).await
+    }
+
+    async fn set_desired_capacity(
+        &self,
+        group: &NodeGroupId,
+        desired: u32,
+    ) -> Result<(), CloudError> {
+        (**self).set_desired_capacity(group, desired).await
+    }
+
+    async fn terminate_instance(
+        &self,
+        group: &NodeGroupId,
+        instance_id: &str,
+    ) -> Result<(), CloudError> {
+        (**self).terminate_instance(group, instance_id).await
+    }
+
+    async fn scale_up_failures(&self, since: Timestamp) -> Result<Vec<ScaleUpFailure>, CloudError> {
+        (**self).scale_up_failures(since).await
+    }
+}
+
+impl<T: ClusterSource + ?Sized> ClusterSource for &T {
+    fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
+        (**self).snapshot()
+    }
+}
+
+impl<T: ClusterActions + ?Sized> ClusterActions for &T {
+    async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError> {
+        (**self).evict_pod(namespace, name).await
+    }
+
+    async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
+        (**self).mark_for_deletion(node).await
+    }
+
+    async fn unmark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
+        (**self).unmark_for_deletion(node).await
+    }
+
+    async fn record_event(&self, event: &Event) -> Result<(), ClusterError> {
+        (**self).record_event(event).await
+    }
+
+    async fn write_status(&self, status: &StatusReport) -> Result<(), ClusterError> {
+        (**self).write_status(status).await
+    }
 }

@@ -2,7 +2,9 @@
 //! (feature `testing`). The simulator has its own, richer implementation.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use tidal_core::sync::lock;
 
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
@@ -16,10 +18,6 @@ use crate::ports::{
 };
 
 const GIB: i64 = 1 << 30;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn injected(operation: &str) -> BoxError {
     format!("injected failure of {operation}").into()

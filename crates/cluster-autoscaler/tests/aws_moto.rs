@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
-use aws_sdk_ec2::types::{InstanceType as Ec2Type, RequestLaunchTemplateData};
+use aws_sdk_autoscaling::types::Tag;
 use tidal_cluster_autoscaler::aws::AwsCloudProvider;
 use tidal_cluster_autoscaler::ports::{CloudError, CloudProvider, InstanceState, NodeGroupId};
 use tidal_core::Timestamp;
@@ -13,6 +12,7 @@ use tidal_core::instance::Architecture;
 use tidal_core::resources::ResourceName;
 use tidal_core::scheduling::{Taint, TaintEffect};
 use tidal_test_support::MotoServer;
+use tidal_test_support::asg::{self, AsgSpec, asg_tag, create_launch_template, discovery_tags};
 
 const REGION: &str = "eu-central-1";
 const CLUSTER: &str = "prod";
@@ -28,60 +28,33 @@ async fn moto() -> (MotoServer, SdkConfig) {
 }
 
 fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .key(key)
-        .value(value)
-        .propagate_at_launch(false)
-        .build()
+    asg_tag(key, value)
 }
 
 fn our_tags(pool: &str) -> Vec<Tag> {
-    vec![
-        tag("k8s.io/cluster-autoscaler/enabled", "true"),
-        tag(&format!("k8s.io/cluster-autoscaler/{CLUSTER}"), "owned"),
-        tag("tidal.io/node-pool", pool),
-    ]
-}
-
-async fn launch_template(config: &SdkConfig) {
-    aws_sdk_ec2::Client::new(config)
-        .create_launch_template()
-        .launch_template_name("tidal-default")
-        .launch_template_data(
-            RequestLaunchTemplateData::builder()
-                .image_id("ami-12c6146b")
-                .instance_type(Ec2Type::M5Large)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    discovery_tags(CLUSTER, pool)
 }
 
 async fn create_asg(config: &SdkConfig, name: &str, zones: &[&str], desired: i32, tags: Vec<Tag>) {
-    let mut req = aws_sdk_autoscaling::Client::new(config)
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(name)
-        .launch_template(
-            LaunchTemplateSpecification::builder()
-                .launch_template_name("tidal-default")
-                .version("$Latest")
-                .build(),
-        )
-        .min_size(0)
-        .max_size(5)
-        .desired_capacity(desired)
-        .set_tags(Some(tags));
-    for zone in zones {
-        req = req.availability_zones(*zone);
-    }
-    req.send().await.unwrap();
+    let spec = AsgSpec {
+        name,
+        zones,
+        min_size: 0,
+        max_size: 5,
+        desired,
+        tags,
+    };
+    asg::create_asg(config, "tidal-default", spec)
+        .await
+        .unwrap();
 }
 
 /// Two groups of pool `default` (zones a and b, the first with one instance and node-template
 /// tags), plus ASGs that must be ignored: another cluster's, and one spanning two zones.
 async fn setup(config: &SdkConfig) {
-    launch_template(config).await;
+    create_launch_template(config, "tidal-default")
+        .await
+        .unwrap();
     let mut a = our_tags("default");
     a.extend([
         tag("k8s.io/cluster-autoscaler/node-template/label/team", "web"),

@@ -31,7 +31,12 @@ async fn a_refused_eviction_comes_back_at_once_without_retries() {
         namespace: "kube-system".into(),
         name: "cluster-autoscaler-status".into(),
     };
-    let cluster = KubeCluster::start(kube_client_from(config).unwrap(), status, None);
+    let cluster = KubeCluster::start(
+        kube_client_from(config).unwrap(),
+        status,
+        None,
+        tidal_runtime::Clock::system(),
+    );
 
     let err = cluster.evict_pod("shop", "web-1").await.unwrap_err();
     assert!(matches!(err, ClusterError::EvictionBlocked { .. }), "{err}");

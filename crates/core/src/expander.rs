@@ -1,7 +1,9 @@
 //! Expanders: which node group to scale up when several could help the pending pods.
 //!
-//! Each expander filters the options; an [`ExpanderChain`] applies them in order and
-//! picks the first remaining option by group name, so the choice is deterministic.
+//! Each expander filters the options; an [`ExpanderChain`] applies them in order and breaks
+//! the remaining ties deterministically: the group with the fewest nodes, then the group
+//! name. This is the one implementation of the rule: the cluster autoscaler and the
+//! benchmarks both run it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +22,10 @@ pub struct ExpansionOption {
     pub pods: usize,
     /// `(freeCPU/CPU)+(freeMem/Mem)` over the new nodes after packing (lower is better).
     pub waste: f64,
+    /// Nodes the group has (its desired capacity) before this option: among equal choices
+    /// the smaller group wins, which spreads them over zones instead of always growing the
+    /// first one.
+    pub group_size: u32,
 }
 
 /// Narrows a list of options; never returns an option that was not given.
@@ -115,7 +121,8 @@ impl Expander for RandomExpander {
     }
 }
 
-/// Expanders applied in order; the first remaining option by group name wins.
+/// Expanders applied in order; among what remains, the smallest group, then the first group
+/// by name wins.
 pub struct ExpanderChain {
     expanders: Vec<Box<dyn Expander>>,
 }
@@ -134,6 +141,11 @@ impl ExpanderChain {
     /// The chosen option; `None` when there are no options. Options that help no pod are
     /// never chosen. An expander that would drop every option is skipped.
     pub fn best<'a>(&self, options: &'a [ExpansionOption]) -> Option<&'a ExpansionOption> {
+        self.best_index(options).and_then(|i| options.get(i))
+    }
+
+    /// The index (into `options`) of the option [`ExpanderChain::best`] chooses.
+    pub fn best_index(&self, options: &[ExpansionOption]) -> Option<usize> {
         let mut remaining: Vec<&ExpansionOption> = options.iter().filter(|o| o.pods > 0).collect();
         for expander in &self.expanders {
             if remaining.len() <= 1 {
@@ -144,7 +156,11 @@ impl ExpanderChain {
                 remaining = kept;
             }
         }
-        remaining.into_iter().min_by(|a, b| a.group.cmp(&b.group))
+        let index_of = |o: &ExpansionOption| options.iter().position(|d| std::ptr::eq(d, o));
+        remaining
+            .into_iter()
+            .min_by(|a, b| (a.group_size, &a.group).cmp(&(b.group_size, &b.group)))
+            .and_then(index_of)
     }
 }
 
@@ -168,6 +184,7 @@ mod tests {
             node_count: 1,
             pods: 3,
             waste,
+            group_size: 0,
         }
     }
 
@@ -252,6 +269,18 @@ mod tests {
         assert_eq!(chain.best(&opts).unwrap().group, "alpha");
         let empty = ExpanderChain::new(vec![]);
         assert_eq!(empty.best(&opts).unwrap().group, "alpha");
+    }
+
+    #[test]
+    fn chain_prefers_the_smaller_group_before_the_name() {
+        let chain = ExpanderChain::new(vec![Box::new(PriorityExpander)]);
+        let mut big = opt("a/zone-1", 1, 0.0);
+        big.group_size = 3;
+        let mut small = opt("a/zone-2", 1, 0.0);
+        small.group_size = 1;
+        let opts = [big, small];
+        assert_eq!(chain.best(&opts).unwrap().group, "a/zone-2");
+        assert_eq!(chain.best_index(&opts), Some(1));
     }
 
     #[test]

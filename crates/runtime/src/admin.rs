@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -13,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
+
+use crate::Readiness;
 
 /// The OpenMetrics content type Prometheus negotiates for.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -42,27 +43,6 @@ pub enum AdminError {
     /// The server task panicked or was cancelled.
     #[error("admin server task ended abnormally")]
     Task(#[source] tokio::task::JoinError),
-}
-
-/// Whether the component is ready for traffic; cloned handles share one flag.
-#[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
-
-impl Readiness {
-    /// A handle that starts not ready.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Marks the component ready (or not ready again, e.g. after losing a dependency).
-    pub fn set_ready(&self, ready: bool) {
-        self.0.store(ready, Ordering::Release);
-    }
-
-    /// Whether `/readyz` answers 200.
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
 }
 
 /// A running admin server.

@@ -118,11 +118,11 @@ pub fn describe(s: &Summary, out: &Path) -> String {
         p95 = s.pending_pod_seconds_p95,
         pmax = s.pending_pod_seconds_max,
         pods = s.pods_counted,
-        ups = s.scale_ups,
-        downs = s.scale_downs,
-        failed = s.failed_scale_ups,
-        fb = s.fallbacks,
-        spot = s.spot_interruptions,
+        ups = s.counters.scale_ups,
+        downs = s.counters.scale_downs,
+        failed = s.counters.failed_scale_ups,
+        fb = s.counters.fallbacks,
+        spot = s.counters.spot_interruptions,
         report = out.join("report.html").display(),
     )
 }

@@ -1,7 +1,8 @@
 //! The whole Tidal platform on a simulated cluster and cloud, in virtual time.
 //!
 //! `tidal simulate [SCENARIO.yaml]` runs the real controllers — the HPA algorithm from
-//! `tidal_core::hpa` and the cluster autoscaler's `Autoscaler::run_once` — against an
+//! `tidal_core::hpa` and the cluster autoscaler's `Controller` (leadership, the loop, its
+//! metrics) — with a manual `tidal_runtime::Clock` as virtual time, against an
 //! in-memory cloud ([`cloud::SimCloud`]) and cluster ([`cluster::SimCluster`]) that implement
 //! the same ports as the AWS and Kubernetes adapters. A simulated day takes seconds and
 //! produces `summary.json`, `timeline.csv` and a self-contained `report.html`.

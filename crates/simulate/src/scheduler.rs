@@ -22,13 +22,13 @@ pub struct SchedulePass {
     pub unschedulable: usize,
 }
 
-/// The scheduler's memory between passes: which pods have been tried already.
+/// The simulated kube-scheduler, with its memory between passes (which pods it has tried).
 #[derive(Debug, Default)]
-pub struct Scheduler {
+pub struct SimScheduler {
     tried: BTreeSet<u64>,
 }
 
-impl Scheduler {
+impl SimScheduler {
     /// A scheduler that has tried nothing yet.
     pub fn new() -> Self {
         Self::default()

@@ -60,22 +60,9 @@ pub struct Summary {
     pub nodes_at_lowest_load: u32,
     /// Registered nodes at the tick with the most load.
     pub nodes_at_highest_load: u32,
-    /// Applied scale-ups.
-    pub scale_ups: u64,
-    /// Nodes those scale-ups asked for.
-    pub nodes_requested: u64,
-    /// Nodes removed by scale-down.
-    pub scale_downs: u64,
-    /// Scale-up failures detected.
-    pub failed_scale_ups: u64,
-    /// Fallbacks to another group.
-    pub fallbacks: u64,
-    /// Launch attempts the cloud failed.
-    pub failed_launches: u64,
-    /// Spot instances reclaimed.
-    pub spot_interruptions: u64,
-    /// Pods evicted by scale-down.
-    pub evictions: u64,
+    /// Counters of autoscaler and cloud activity (serialized in place, as top-level fields).
+    #[serde(flatten)]
+    pub counters: Counters,
     /// Wall-clock time of the run, seconds (the only field that differs between identical runs).
     pub wall_time_seconds: f64,
 }
@@ -134,16 +121,6 @@ impl Summary {
             .timeline
             .iter()
             .max_by(|a, b| total_load(a).total_cmp(&total_load(b)));
-        let Counters {
-            scale_ups,
-            nodes_requested,
-            scale_downs,
-            failed_scale_ups,
-            fallbacks,
-            failed_launches,
-            spot_interruptions,
-            evictions,
-        } = rec.counters.clone();
         Summary {
             scenario: facts.scenario,
             seed: facts.seed,
@@ -161,14 +138,7 @@ impl Summary {
             nodes_max: rec.timeline.iter().map(nodes).max().unwrap_or(0),
             nodes_at_lowest_load: lowest.map_or(0, nodes),
             nodes_at_highest_load: highest.map_or(0, nodes),
-            scale_ups,
-            nodes_requested,
-            scale_downs,
-            failed_scale_ups,
-            fallbacks,
-            failed_launches,
-            spot_interruptions,
-            evictions,
+            counters: rec.counters.clone(),
             wall_time_seconds: round(facts.wall_time_seconds, 3),
         }
     }

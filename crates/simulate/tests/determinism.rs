@@ -16,7 +16,7 @@ fn same_scenario_and_seed_give_identical_summaries_and_decisions() {
     assert_eq!(a.recording.decisions, b.recording.decisions);
     assert_eq!(a.recording.timeline_csv(), b.recording.timeline_csv());
     // The run did something worth comparing.
-    assert!(a.summary.scale_ups > 0, "{}", a.summary.to_json());
+    assert!(a.summary.counters.scale_ups > 0, "{}", a.summary.to_json());
     assert!(!a.recording.decisions.is_empty());
 }
 

@@ -78,5 +78,9 @@ fn invariants_hold_at_every_step() {
     // none waits longer than a scale-up takes (a loop, a boot, a scheduling pass).
     assert_eq!(s.pods_pending_at_end, 0, "{}", s.to_json());
     assert!(s.pending_pod_seconds_max < 300.0, "{}", s.to_json());
-    assert!(s.scale_ups > 0 && s.scale_downs > 0, "{}", s.to_json());
+    assert!(
+        s.counters.scale_ups > 0 && s.counters.scale_downs > 0,
+        "{}",
+        s.to_json()
+    );
 }

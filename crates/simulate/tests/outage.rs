@@ -81,7 +81,7 @@ fn capacity_outage_falls_back_within_one_loop_of_the_report() {
     );
     let s = &result.summary;
     assert!(
-        s.failed_scale_ups >= 1 && s.fallbacks >= 1,
+        s.counters.failed_scale_ups >= 1 && s.counters.fallbacks >= 1,
         "{}",
         s.to_json()
     );

@@ -96,6 +96,14 @@ pub enum HarnessError {
         /// How long we polled.
         waited: Duration,
     },
+    /// Setting up an AWS fixture on moto failed.
+    #[error("{action} on moto failed: {message}")]
+    Aws {
+        /// What was being created, e.g. `creating launch template tidal-default`.
+        action: String,
+        /// The SDK's error, with its cause chain.
+        message: String,
+    },
 }
 
 impl HarnessError {

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use tidal_core::sync::lock;
 
 use axum::Router;
 use axum::extract::State;
@@ -68,16 +70,13 @@ impl TestExporter {
             pairs.push(((*k).to_owned(), (*v).to_owned()));
         }
         pairs.sort();
-        self.values
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((name.to_owned(), pairs), value);
+        lock(&self.values).insert((name.to_owned(), pairs), value);
         Ok(())
     }
 
     /// The text the exporter serves right now.
     pub fn render(&self) -> String {
-        render(&self.values.lock().unwrap_or_else(PoisonError::into_inner))
+        render(&lock(&self.values))
     }
 }
 
@@ -92,7 +91,7 @@ impl Drop for TestExporter {
 }
 
 async fn metrics(State(values): State<Values>) -> ([(&'static str, &'static str); 1], String) {
-    let body = render(&values.lock().unwrap_or_else(PoisonError::into_inner));
+    let body = render(&lock(&values));
     (
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         body,

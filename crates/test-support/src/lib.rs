@@ -1,9 +1,12 @@
 //! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
 //! stops them when the handle drops, a tiny exporter that Prometheus can scrape, and an in-memory
-//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against.
+//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against, and (feature
+//! `aws-fixtures`) tagged Auto Scaling Groups on moto ([`asg`]).
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
+#[cfg(feature = "aws-fixtures")]
+pub mod asg;
 mod error;
 mod exporter;
 mod kube_api;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use tidal_core::Timestamp;
 use tidal_core::scheduling::{ClusterState, NodeId, PodId, PodSpec};
 
-use super::{Autoscaler, pods_by_node};
+use super::Autoscaler;
 use crate::groups::GroupView;
 use crate::outcome::ScaleDownSkip;
 use crate::ports::{ClusterPod, ClusterSnapshot, NodeGroupId};
 use crate::scale_down::{
     NodeCandidate, NodeRemoval, ScaleDownLimits, Unneeded, find_unneeded, plan_scale_down,
+    pods_by_node,
 };
 use crate::scale_up::{ScaleUpPlan, ScaleUpSettings, plan_scale_up};
 

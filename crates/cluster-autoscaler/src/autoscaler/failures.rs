@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use tidal_core::Timestamp;
 
 use super::Autoscaler;
-use super::report::cloud_error;
+use crate::act::cloud_error;
 use crate::groups::GroupView;
-use crate::outcome::{FailureDetected, FailureKind, PortError};
+use crate::outcome::{FailureDetected, FailureKind, Operation, PortError};
 use crate::ports::{CloudProvider, NodeGroupId, ScaleUpFailure};
 
 impl Autoscaler {
@@ -97,7 +97,7 @@ impl Autoscaler {
         errors: &mut Vec<PortError>,
     ) -> Option<u32> {
         let target = group.instances.max(group.asg_min_size);
-        if group.desired <= target || self.config.dry_run {
+        if group.desired <= target {
             return None;
         }
         match cloud.set_desired_capacity(&group.id, target).await {
@@ -107,7 +107,7 @@ impl Autoscaler {
             }
             Err(e) => {
                 errors.push(cloud_error(
-                    "set_desired_capacity",
+                    Operation::SetDesiredCapacity,
                     &group.id.to_string(),
                     &e,
                 ));
@@ -124,9 +124,6 @@ impl Autoscaler {
         now: Timestamp,
         errors: &mut Vec<PortError>,
     ) {
-        if self.config.dry_run {
-            return;
-        }
         let limit = self.config.max_node_provision_time;
         let stuck: Vec<String> = group
             .live_instances
@@ -144,7 +141,7 @@ impl Autoscaler {
                     group.instances = group.instances.saturating_sub(1);
                     group.live_instances.retain(|i| i.id != id);
                 }
-                Err(e) => errors.push(cloud_error("terminate_instance", &id, &e)),
+                Err(e) => errors.push(cloud_error(Operation::TerminateInstance, &id, &e)),
             }
         }
     }

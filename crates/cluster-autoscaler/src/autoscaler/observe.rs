@@ -3,10 +3,10 @@
 use tidal_core::Timestamp;
 
 use super::Autoscaler;
-use super::report::cloud_error;
+use crate::act::cloud_error;
 use crate::groups::{GroupView, group_views, nodes_by_instance};
 use crate::node_pool::NodePool;
-use crate::outcome::PortError;
+use crate::outcome::{Operation, PortError};
 use crate::ports::{CloudProvider, ClusterSnapshot, NodeGroup, ScaleUpFailure};
 use crate::templates::TemplateError;
 
@@ -29,7 +29,7 @@ impl Autoscaler {
                 failures
             }
             Err(e) => {
-                errors.push(cloud_error("scale_up_failures", "", &e));
+                errors.push(cloud_error(Operation::ScaleUpFailures, "", &e));
                 Vec::new()
             }
         }
@@ -56,7 +56,7 @@ impl Autoscaler {
                         problems.push(e.to_string());
                     }
                 }
-                Err(e) => errors.push(cloud_error("instance_types", &pool.name, &e)),
+                Err(e) => errors.push(cloud_error(Operation::InstanceTypes, &pool.name, &e)),
             }
         }
         problems

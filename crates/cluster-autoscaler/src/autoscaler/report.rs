@@ -7,31 +7,12 @@ use tidal_core::scheduling::fits;
 use super::Autoscaler;
 use super::decide::LoopPlan;
 use crate::outcome::{
-    FailureDetected, Fallback, GroupBackoff, NoScaleUp, PodRef, PortError, ScaleUp, ScaleUpReason,
+    Effect, FailureDetected, Fallback, GroupBackoff, NoScaleUp, PodRef, PortError, ScaleUp,
+    ScaleUpReason,
 };
-use crate::ports::{CloudError, ClusterError, ClusterSnapshot};
+use crate::ports::ClusterSnapshot;
 use crate::state::AutoscalerState;
 use crate::status::{GroupStatus, Health, StatusReport};
-
-/// A failed cloud call as a [`PortError`].
-pub(super) fn cloud_error(operation: &'static str, target: &str, e: &CloudError) -> PortError {
-    PortError {
-        operation,
-        target: target.to_owned(),
-        label: e.label(),
-        message: e.to_string(),
-    }
-}
-
-/// A failed cluster call as a [`PortError`].
-pub(super) fn cluster_error(operation: &'static str, target: &str, e: &ClusterError) -> PortError {
-    PortError {
-        operation,
-        target: target.to_owned(),
-        label: e.label(),
-        message: e.to_string(),
-    }
-}
 
 /// Scale-ups this loop that took pods a group failed this loop could have run.
 pub(super) fn fallbacks(failures: &[FailureDetected], plan: &LoopPlan) -> Vec<Fallback> {
@@ -112,7 +93,10 @@ impl Autoscaler {
                 "cluster state is {}s old",
                 now.since(snapshot.taken_at).as_secs()
             ))
-        } else if let Some(e) = errors.iter().find(|e| e.operation != "record_event") {
+        } else if let Some(e) = errors
+            .iter()
+            .find(|e| e.operation.effect() != Effect::RecordsOnly)
+        {
             Health::Unhealthy(format!("{} failed: {}", e.operation, e.message))
         } else {
             Health::Healthy

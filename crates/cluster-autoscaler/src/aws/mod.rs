@@ -25,7 +25,9 @@ pub use instance_types::instance_type_from_info;
 pub use node_template::{LABEL_PREFIX, RESOURCES_PREFIX, TAINT_PREFIX, parse_node_template};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
+
+use tidal_core::sync::lock;
 
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter};
@@ -63,12 +65,6 @@ pub struct AwsCloudProvider {
     known: Mutex<Known>,
     instance_types: Mutex<HashMap<String, InstanceType>>,
     launch_times: Mutex<HashMap<String, Timestamp>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps stay consistent even if a holder panicked (every update is one insert
-    // or one replacement), so a poisoned lock is still safe to use.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl AwsCloudProvider {

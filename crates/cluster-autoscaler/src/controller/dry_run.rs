@@ -8,7 +8,7 @@ use tracing::info;
 
 use crate::ports::{
     CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, Event,
-    NodeGroup, NodeGroupId, ScaleUpFailure, StatusReport,
+    NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StatusReport, WatchedCluster,
 };
 
 /// A port whose writes are logged and skipped.
@@ -95,6 +95,20 @@ impl<C: ClusterActions> ClusterActions for DryRun<C> {
             "would write the status ConfigMap"
         );
         Ok(())
+    }
+}
+
+impl<C: WatchedCluster> WatchedCluster for DryRun<C> {
+    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
+        self.inner().wait_until_ready().await
+    }
+
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        self.inner().take_invalid_pod_events()
+    }
+
+    fn skipped_objects(&self) -> SkippedObjects {
+        self.inner().skipped_objects()
     }
 }
 

@@ -18,59 +18,14 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use tidal_runtime::{LeaderHandle, Readiness};
+use tidal_runtime::{Clock, LeaderHandle, Readiness};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, instrument, warn};
 
 use crate::autoscaler::Autoscaler;
-use crate::kube::{KubeCluster, SkippedObjects, system_now};
 use crate::metrics::Metrics;
-use crate::outcome::{LoopOutcome, ScaleDownStep};
-use crate::ports::{CloudProvider, ClusterActions, ClusterError, ClusterSource, Event};
-
-/// What the controller needs from the cluster side beyond the ports: readiness and the
-/// objects the source could not read.
-#[allow(async_fn_in_trait)]
-pub trait WatchedCluster: ClusterSource + ClusterActions {
-    /// Resolves once the cluster state is complete (every watch listed once).
-    async fn wait_until_ready(&self) -> Result<(), ClusterError>;
-    /// Warning Events about objects the source skipped, not yet published.
-    fn take_invalid_pod_events(&self) -> Vec<Event> {
-        Vec::new()
-    }
-    /// Objects the last snapshot skipped.
-    fn skipped_objects(&self) -> SkippedObjects {
-        SkippedObjects::default()
-    }
-}
-
-impl WatchedCluster for KubeCluster {
-    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
-        KubeCluster::wait_until_ready(self).await
-    }
-
-    fn take_invalid_pod_events(&self) -> Vec<Event> {
-        KubeCluster::take_invalid_pod_events(self)
-    }
-
-    fn skipped_objects(&self) -> SkippedObjects {
-        KubeCluster::skipped_objects(self)
-    }
-}
-
-impl<C: WatchedCluster> WatchedCluster for DryRun<C> {
-    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
-        self.inner().wait_until_ready().await
-    }
-
-    fn take_invalid_pod_events(&self) -> Vec<Event> {
-        self.inner().take_invalid_pod_events()
-    }
-
-    fn skipped_objects(&self) -> SkippedObjects {
-        self.inner().skipped_objects()
-    }
-}
+use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
+use crate::ports::{CloudProvider, ClusterError, WatchedCluster};
 
 /// What one tick did.
 #[derive(Debug)]
@@ -99,7 +54,7 @@ pub struct Controller<P, C> {
     template_problems: BTreeSet<String>,
     readiness: Readiness,
     scan_interval: Duration,
-    clock: fn() -> tidal_core::Timestamp,
+    clock: Clock,
 }
 
 impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
@@ -122,7 +77,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             template_problems: BTreeSet::new(),
             readiness: Readiness::new(),
             scan_interval,
-            clock: system_now,
+            clock: Clock::system(),
         }
     }
 
@@ -132,8 +87,9 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         self
     }
 
-    /// Uses `clock` for the loop's `now` (tests).
-    pub fn with_clock(mut self, clock: fn() -> tidal_core::Timestamp) -> Self {
+    /// Uses `clock` for the loop's `now` (the binary shares one with the Kubernetes adapter;
+    /// tests and the simulator pass a manual one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
@@ -180,11 +136,11 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         self.was_leader = true;
         for event in self.cluster.take_invalid_pod_events() {
             if let Err(e) = self.cluster.record_event(&event).await {
-                self.metrics.count_error("record_event", e.label());
+                self.metrics.count_error(Operation::RecordEvent, e.label());
                 warn!(error = %e, object = %event.object, "could not record an event");
             }
         }
-        let now = (self.clock)();
+        let now = self.clock.now();
         let started = Instant::now();
         let mut leadership = self.leader.clone();
         let result = tokio::select! {
@@ -219,6 +175,21 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
 }
 
 impl<P, C> Controller<P, C> {
+    /// The cloud port it acts through.
+    pub fn cloud(&self) -> &P {
+        &self.cloud
+    }
+
+    /// The cluster port it acts through.
+    pub fn cluster(&self) -> &C {
+        &self.cluster
+    }
+
+    /// The autoscaler it runs.
+    pub fn autoscaler(&self) -> &Autoscaler {
+        &self.autoscaler
+    }
+
     fn log_template_problems(&mut self, problems: &[String]) {
         let now: BTreeSet<String> = problems.iter().cloned().collect();
         for p in now.difference(&self.template_problems) {
@@ -228,6 +199,17 @@ impl<P, C> Controller<P, C> {
             info!(problem = %p, "node group template problem resolved");
         }
         self.template_problems = now;
+    }
+}
+
+impl<P, C> std::fmt::Debug for Controller<P, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("autoscaler", &self.autoscaler)
+            .field("was_leader", &self.was_leader)
+            .field("scan_interval", &self.scan_interval)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
     }
 }
 
@@ -264,7 +246,7 @@ fn log_outcome(o: &LoopOutcome, elapsed: Duration) {
         debug!(reason = skip.label(), "scale-down skipped");
     }
     for e in &o.port_errors {
-        warn!(operation = e.operation, target = %e.target, kind = e.label, message = %e.message, "call failed");
+        warn!(operation = e.operation.as_str(), target = %e.target, kind = e.label, message = %e.message, "call failed");
     }
     info!(
         elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -281,5 +263,4 @@ fn log_outcome(o: &LoopOutcome, elapsed: Duration) {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

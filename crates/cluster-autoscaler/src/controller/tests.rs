@@ -10,7 +10,7 @@ use tidal_core::scheduling::PodSpec;
 use super::*;
 use crate::config::AutoscalerConfig;
 use crate::node_pool::NodePools;
-use crate::ports::{ClusterSnapshot, NodeGroupId};
+use crate::ports::{ClusterActions, ClusterSnapshot, ClusterSource, Event, NodeGroupId};
 use crate::testing::{
     ClusterCall, FakeCloud, FakeCluster, group, instance, instance_types, node, pending_pod,
 };
@@ -56,7 +56,8 @@ fn controller_led_by<P: CloudProvider, C: WatchedCluster>(
     leader: LeaderHandle,
 ) -> (Controller<P, C>, Registry) {
     let (metrics, registry) = new_metrics();
-    let c = Controller::new(autoscaler(config), cloud, cluster, metrics, leader).with_clock(now);
+    let c = Controller::new(autoscaler(config), cloud, cluster, metrics, leader)
+        .with_clock(Clock::manual(now()));
     (c, registry)
 }
 

@@ -215,7 +215,7 @@ impl ClusterActions for KubeCluster {
 
     #[instrument(skip(self))]
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
-        let now_secs = (self.clock)().as_millis() / 1000;
+        let now_secs = self.clock.now().as_millis() / 1000;
         self.patch_node(node, "mark", |n| mark_patch(n, now_secs))
             .await
     }

@@ -5,7 +5,9 @@
 //! state may be, so the snapshot's `taken_at` is the moment the first currently failing watch
 //! started failing (or now when all are healthy).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
+
+use tidal_core::sync::lock;
 
 use tidal_core::Timestamp;
 
@@ -64,7 +66,7 @@ pub struct WatchHealth {
 impl WatchHealth {
     fn with<R>(&self, f: impl FnOnce(&mut [KindState; 5]) -> R) -> R {
         // Plain flags: a panicking holder cannot leave them half-written.
-        let mut guard = self.kinds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = lock(&self.kinds);
         f(&mut guard)
     }
 

@@ -16,34 +16,20 @@ pub use actions::{CORDONED_BY_ANNOTATION, STATUS_CONFIGMAP, StatusLocation};
 pub use health::{WatchHealth, WatchedKind};
 pub use reflectors::{Stores, Writers};
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use tidal_core::sync::lock;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use tidal_core::Timestamp;
+use tidal_runtime::Clock;
 use tokio::task::JoinHandle;
 
-use crate::ports::Event;
+use crate::ports::{ClusterError, Event, SkippedObjects, WatchedCluster};
 use snapshot::Caches;
 
 /// Name the autoscaler reports Events and applies server-side fields under.
 pub const CONTROLLER_NAME: &str = "tidal-cluster-autoscaler";
-
-/// Reads the wall clock; the only place the Kubernetes adapter does.
-pub fn system_now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
-/// Objects skipped by the last snapshot because they could not be converted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SkippedObjects {
-    /// Pods (each also gets a Warning Event, once per resourceVersion).
-    pub pods: usize,
-    /// Nodes.
-    pub nodes: usize,
-    /// PodDisruptionBudgets.
-    pub pdbs: usize,
-}
 
 /// [`ClusterSource`](crate::ports::ClusterSource) and [`ClusterActions`](crate::ports::ClusterActions)
 /// on a Kubernetes cluster.
@@ -56,22 +42,24 @@ pub struct KubeCluster {
     skipped: Mutex<SkippedObjects>,
     recorder: Recorder,
     status: StatusLocation,
-    clock: fn() -> Timestamp,
+    clock: Clock,
     tasks: Vec<JoinHandle<()>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every holder leaves the data consistent between statements, so a poisoned lock is usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl KubeCluster {
     /// Starts watching the cluster (one reflector task per kind, on the current tokio runtime).
     /// Snapshots fail with `NotReady` until every kind has been listed once.
-    pub fn start(client: Client, status: StatusLocation, instance: Option<String>) -> Self {
+    /// `clock` stamps snapshots and watch failures: the controller's clock.
+    pub fn start(
+        client: Client,
+        status: StatusLocation,
+        instance: Option<String>,
+        clock: Clock,
+    ) -> Self {
         let health = Arc::new(WatchHealth::default());
-        let (stores, tasks) = reflectors::start(client.clone(), health.clone(), system_now);
-        let mut cluster = Self::from_stores(client, stores, health, status, instance);
+        let (stores, tasks) = reflectors::start(client.clone(), health.clone(), &clock);
+        let mut cluster =
+            Self::from_stores(client, stores, health, status, instance).with_clock(clock);
         cluster.tasks = tasks;
         cluster
     }
@@ -97,19 +85,19 @@ impl KubeCluster {
             invalid_pod_events: Mutex::default(),
             skipped: Mutex::default(),
             status,
-            clock: system_now,
+            clock: Clock::system(),
             tasks: Vec::new(),
         }
     }
 
-    /// Uses `clock` for the snapshot time instead of the wall clock (tests).
-    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Self {
+    /// Uses `clock` for the snapshot time instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
     /// Waits until every store has been listed once.
-    pub async fn wait_until_ready(&self) -> Result<(), crate::ports::ClusterError> {
+    pub async fn wait_until_ready(&self) -> Result<(), ClusterError> {
         self.stores.wait_until_ready().await
     }
 
@@ -126,6 +114,20 @@ impl KubeCluster {
     /// Pod conversions performed so far (a cache hit performs none).
     pub fn pod_conversions(&self) -> u64 {
         lock(&self.caches).pods.conversions()
+    }
+}
+
+impl WatchedCluster for KubeCluster {
+    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
+        KubeCluster::wait_until_ready(self).await
+    }
+
+    fn take_invalid_pod_events(&self) -> Vec<Event> {
+        KubeCluster::take_invalid_pod_events(self)
+    }
+
+    fn skipped_objects(&self) -> SkippedObjects {
+        KubeCluster::skipped_objects(self)
     }
 }
 

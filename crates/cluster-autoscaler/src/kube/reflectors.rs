@@ -10,7 +10,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tidal_core::Timestamp;
+use tidal_runtime::Clock;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
@@ -130,7 +130,7 @@ async fn reflect<K>(
     writer: Writer<K>,
     kind: WatchedKind,
     health: Arc<WatchHealth>,
-    clock: fn() -> Timestamp,
+    clock: Clock,
 ) where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -146,7 +146,7 @@ async fn reflect<K>(
             Ok(_) => health.working(kind),
             Err(e) => {
                 warn!(kind = kind.name(), error = %e, "watch failed; retrying with backoff");
-                health.failed(kind, clock());
+                health.failed(kind, clock.now());
             }
         }
     }
@@ -156,7 +156,7 @@ async fn reflect<K>(
 pub(crate) fn start(
     client: Client,
     health: Arc<WatchHealth>,
-    clock: fn() -> Timestamp,
+    clock: &Clock,
 ) -> (Stores, Vec<JoinHandle<()>>) {
     let (stores, w) = Stores::new();
     let default = watcher::Config::default;
@@ -170,7 +170,7 @@ pub(crate) fn start(
             w.nodes,
             WatchedKind::Nodes,
             health.clone(),
-            clock,
+            clock.clone(),
         )),
         tokio::spawn(reflect(
             Api::<Pod>::all(client.clone()),
@@ -178,7 +178,7 @@ pub(crate) fn start(
             w.pods,
             WatchedKind::Pods,
             health.clone(),
-            clock,
+            clock.clone(),
         )),
         tokio::spawn(reflect(
             Api::<PodDisruptionBudget>::all(client.clone()),
@@ -186,7 +186,7 @@ pub(crate) fn start(
             w.pdbs,
             WatchedKind::PodDisruptionBudgets,
             health.clone(),
-            clock,
+            clock.clone(),
         )),
         tokio::spawn(reflect(
             Api::<PersistentVolumeClaim>::all(client.clone()),
@@ -194,7 +194,7 @@ pub(crate) fn start(
             w.claims,
             WatchedKind::PersistentVolumeClaims,
             health.clone(),
-            clock,
+            clock.clone(),
         )),
         tokio::spawn(reflect(
             Api::<PersistentVolume>::all(client),
@@ -202,7 +202,7 @@ pub(crate) fn start(
             w.volumes,
             WatchedKind::PersistentVolumes,
             health,
-            clock,
+            clock.clone(),
         )),
     ];
     (stores, tasks)

@@ -10,7 +10,10 @@ use tracing::warn;
 use super::cache::ConversionCache;
 use super::convert::volume::{pod_volume_zone, uses_claims};
 use super::convert::{node_from_k8s, pdb_from_k8s, pod_from_k8s};
-use super::{KubeCluster, SkippedObjects, lock};
+use tidal_core::sync::lock;
+
+use super::KubeCluster;
+use crate::ports::SkippedObjects;
 use crate::ports::{
     ClusterError, ClusterNode, ClusterPod, ClusterSnapshot, ClusterSource, DisruptionBudget, Event,
     EventReason, ObjectRef,
@@ -137,7 +140,7 @@ impl ClusterSource for KubeCluster {
                 names.join(", ")
             )));
         }
-        let now = (self.clock)();
+        let now = self.clock.now();
         let taken_at = self.health.current_as_of(now);
         let mut skipped = SkippedObjects::default();
         let mut caches = lock(&self.caches);

@@ -49,7 +49,7 @@ fn cluster() -> (KubeCluster, Writers, MockHandle) {
         StatusLocation::default(),
         Some("replica-0".into()),
     )
-    .with_clock(now);
+    .with_clock(tidal_runtime::Clock::manual(now()));
     (cluster, writers, handle)
 }
 

@@ -102,7 +102,7 @@ fn outcome() -> LoopOutcome {
         ],
         scale_down_skipped: Some(ScaleDownSkip::RecentScaleUp),
         port_errors: vec![crate::outcome::PortError {
-            operation: "set_desired_capacity",
+            operation: crate::outcome::Operation::SetDesiredCapacity,
             target: "spot-c/eu-central-1a".into(),
             label: "api",
             message: "throttled".into(),

@@ -1,7 +1,8 @@
-//! Picking one scale-up option: the configured expander chain, then a deterministic tie-break.
+//! Picking one scale-up option: the configured expander chain of `tidal_core::expander`,
+//! which also owns the tie-break (fewest nodes, then group name).
 
 use tidal_core::expander::{
-    Expander, ExpansionOption, LeastWasteExpander, PriorityExpander, RandomExpander,
+    Expander, ExpanderChain, ExpansionOption, LeastWasteExpander, PriorityExpander, RandomExpander,
 };
 use tidal_core::scheduling::PackResult;
 
@@ -11,8 +12,7 @@ use crate::groups::GroupView;
 
 /// Index (into `options`) of the chosen option: options that place no pod are dropped, the
 /// expanders narrow the rest in order (one that would drop everything is skipped), and among
-/// what is left the group with the fewest nodes wins, then the smallest group id. Fewest nodes
-/// first spreads equal choices over zones instead of always growing the first zone.
+/// what is left the group with the fewest nodes wins, then the smallest group id.
 pub fn choose_option(
     groups: &[GroupView],
     desired: &[u32],
@@ -30,26 +30,25 @@ pub fn choose_option(
             node_count: r.new_nodes,
             pods: r.on_new.len(),
             waste: r.waste(),
+            group_size: desired.get(*gi).copied().unwrap_or(u32::MAX),
         })
         .collect();
-    let mut remaining: Vec<&ExpansionOption> = described.iter().filter(|o| o.pods > 0).collect();
-    for kind in settings.expanders {
-        if remaining.len() <= 1 {
-            break;
-        }
-        let kept = match kind {
-            ExpanderKind::Priority => PriorityExpander.filter(remaining.clone()),
-            ExpanderKind::LeastWaste => LeastWasteExpander.filter(remaining.clone()),
-            ExpanderKind::Random => RandomExpander::new(settings.seed).filter(remaining.clone()),
-        };
-        if !kept.is_empty() {
-            remaining = kept;
-        }
-    }
-    let index_of = |o: &ExpansionOption| described.iter().position(|d| std::ptr::eq(d, o));
-    remaining.into_iter().filter_map(index_of).min_by_key(|i| {
-        let gi = options.get(*i).map_or(usize::MAX, |(gi, _)| *gi);
-        let size = desired.get(gi).copied().unwrap_or(u32::MAX);
-        (size, groups.get(gi).map(|g| &g.id))
-    })
+    expander_chain(settings).best_index(&described)
+}
+
+/// The configured chain. Built per choice, so the random expander's picks depend on the
+/// seed alone, not on how many choices came before.
+fn expander_chain(settings: &ScaleUpSettings<'_>) -> ExpanderChain {
+    let expanders = settings
+        .expanders
+        .iter()
+        .map(|kind| -> Box<dyn Expander> {
+            match kind {
+                ExpanderKind::Priority => Box::new(PriorityExpander),
+                ExpanderKind::LeastWaste => Box::new(LeastWasteExpander),
+                ExpanderKind::Random => Box::new(RandomExpander::new(settings.seed)),
+            }
+        })
+        .collect();
+    ExpanderChain::new(expanders)
 }

@@ -109,6 +109,8 @@ pub struct FixtureGroup {
     pub template: NodeSpec,
     /// Max new nodes.
     pub max_new_nodes: u32,
+    /// Nodes of this group in the cluster.
+    pub nodes: u32,
 }
 
 /// A synthetic cluster, its pending pods and its node groups.
@@ -301,6 +303,7 @@ pub fn synthetic_cluster(cfg: &FixtureConfig) -> Fixture {
                     priority: pool.priority,
                     template,
                     max_new_nodes: cfg.max_new_nodes,
+                    nodes: 0,
                 });
             }
         }
@@ -314,6 +317,8 @@ pub fn synthetic_cluster(cfg: &FixtureConfig) -> Fixture {
         .sum::<f64>()
         / groups.len().max(1) as f64;
     let mut cluster = ClusterState::new();
+    // Group index of each node added (counted into the groups once the loop is done).
+    let mut added = Vec::with_capacity(cfg.nodes);
     let mut compatible: HashMap<String, Vec<PodSpec>> = HashMap::new();
     for n in 0..cfg.nodes {
         let Some(group) = groups.get(n % groups.len().max(1)) else {
@@ -322,6 +327,7 @@ pub fn synthetic_cluster(cfg: &FixtureConfig) -> Fixture {
         let Ok(id) = cluster.add_node(group.template.renamed(format!("node-{n}"))) else {
             continue;
         };
+        added.push(n % groups.len());
         let accepted = compatible.entry(group.id.clone()).or_insert_with(|| {
             workloads
                 .iter()
@@ -334,6 +340,11 @@ pub fn synthetic_cluster(cfg: &FixtureConfig) -> Fixture {
             / mean_cpu)
             .round();
         fill_node(&mut rng, &mut cluster, id, accepted, count as usize);
+    }
+    for gi in added {
+        if let Some(g) = groups.get_mut(gi) {
+            g.nodes += 1;
+        }
     }
     let pending_workloads: Vec<PodSpec> = (0..(cfg.pending / 12).max(1))
         .map(|i| {

@@ -14,8 +14,8 @@ pub mod cluster_state;
 pub mod fixtures;
 pub mod model;
 pub mod packing;
+mod placement;
 pub mod predicates;
-mod simulation;
 mod topology;
 
 pub use cluster_state::{ClusterError, ClusterState, NodeId, PodId};

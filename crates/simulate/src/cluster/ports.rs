@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tidal_cluster_autoscaler::ports::{
     ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, DisruptionBudget, Event,
-    StatusReport,
+    StatusReport, WatchedCluster,
 };
 use tidal_core::scheduling::LabelSelector;
 
@@ -121,5 +121,12 @@ fn set_marked(cluster: &SimCluster, node: &str, marked: bool) -> Result<(), Clus
             kind: "Node".to_owned(),
             name: node.to_owned(),
         })
+    }
+}
+
+/// The simulated cluster is complete from the start and has no objects it cannot read.
+impl WatchedCluster for SimCluster {
+    async fn wait_until_ready(&self) -> Result<(), ClusterError> {
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use tidal_cluster_autoscaler::ports::{ClusterActions, ClusterError, ClusterSourc
 use tidal_core::scheduling::{LABEL_ZONE, Toleration};
 
 use super::*;
-use crate::scheduler::Scheduler;
+use crate::scheduler::SimScheduler;
 
 fn node(name: &str, cpu: i64) -> NodeSpec {
     NodeSpec::new(name, Resources::new(cpu, 16 << 30).with_pods(110)).with_label(LABEL_ZONE, "z")
@@ -55,7 +55,7 @@ fn nodes_get_daemon_pods_and_losing_a_node_makes_its_pods_go() {
         w.create_pod(Owner::Workload(0), web());
     }
     assert_eq!(w.totals.requested.cpu_millis, 3000);
-    Scheduler::new().schedule(&mut w).unwrap();
+    SimScheduler::new().schedule(&mut w).unwrap();
     assert!(w.pending.is_empty());
     assert_eq!(w.state.pod_count(), 4);
     let (name, displaced) = w.remove_instance("i-1").unwrap().unwrap();
@@ -76,7 +76,7 @@ fn the_scheduler_marks_unschedulable_pods_and_retries_when_capacity_appears() {
     let uids: Vec<u64> = (0..3)
         .map(|_| w.create_pod(Owner::Workload(0), web()))
         .collect();
-    let mut s = Scheduler::new();
+    let mut s = SimScheduler::new();
     let pass = s.schedule(&mut w).unwrap();
     assert_eq!((pass.bound, pass.unschedulable), (2, 1));
     assert_eq!(
@@ -107,7 +107,7 @@ fn marked_nodes_take_no_new_pods_and_keep_their_own() {
         let mut w = c.world();
         w.add_node(node("n1", 4000), group(), "i-1").unwrap();
         let uid = w.create_pod(Owner::Workload(0), web());
-        Scheduler::new().schedule(&mut w).unwrap();
+        SimScheduler::new().schedule(&mut w).unwrap();
         assert!(w.pods[&uid].slot.is_some());
     }
     block(c.mark_for_deletion("n1")).unwrap();
@@ -118,13 +118,13 @@ fn marked_nodes_take_no_new_pods_and_keep_their_own() {
         assert!(n.spec.taints.iter().any(|t| t.key == TO_BE_DELETED_TAINT));
         assert_eq!(w.state.pod_count(), 2, "its pods are still bound");
         w.create_pod(Owner::Workload(0), web());
-        let pass = Scheduler::new().schedule(&mut w).unwrap();
+        let pass = SimScheduler::new().schedule(&mut w).unwrap();
         assert_eq!(pass.bound, 0);
     }
     block(c.unmark_for_deletion("n1")).unwrap();
     let mut w = c.world();
     assert!(!w.nodes["n1"].node.unschedulable);
-    let pass = Scheduler::new().schedule(&mut w).unwrap();
+    let pass = SimScheduler::new().schedule(&mut w).unwrap();
     assert_eq!(pass.bound, 1);
     drop(w);
     assert!(matches!(
@@ -142,7 +142,7 @@ fn evictions_respect_the_disruption_budget() {
         let uids: Vec<u64> = (0..3)
             .map(|_| w.create_pod(Owner::Workload(0), web()))
             .collect();
-        Scheduler::new().schedule(&mut w).unwrap();
+        SimScheduler::new().schedule(&mut w).unwrap();
         w.now = Timestamp::from_secs(60);
         uids.iter().map(|u| w.pods[u].pod.name.clone()).collect()
     };

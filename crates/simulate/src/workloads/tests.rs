@@ -7,7 +7,7 @@ use tidal_core::scheduling::NodeSpec;
 
 use super::*;
 use crate::scenario::Scenario;
-use crate::scheduler::Scheduler;
+use crate::scheduler::SimScheduler;
 
 const ONE_WORKLOAD: &str = r#"
 node_pools:
@@ -46,7 +46,7 @@ fn deployment_creates_pods_and_hpa_follows_the_load() {
     let (workloads, mut d, mut world) = setup();
     d.reconcile(&mut world, &workloads);
     assert_eq!(world.by_owner[&Owner::Workload(0)].len(), 4);
-    Scheduler::new().schedule(&mut world).unwrap();
+    SimScheduler::new().schedule(&mut world).unwrap();
     assert!(world.pending.is_empty());
     // Before the pods are Ready the HPA has no trusted samples and keeps the count.
     let problems = d.sync_hpas(&mut world, &workloads, Duration::ZERO);

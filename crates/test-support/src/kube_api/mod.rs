@@ -43,8 +43,10 @@ pub use error::KubeApiError;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::Duration;
+use tidal_core::sync::lock;
 
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -63,12 +65,6 @@ pub(crate) struct Shared {
     refuse_evictions: AtomicBool,
     closed: AtomicBool,
     bookmark_interval: Duration,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every holder leaves the data consistent between statements; a panic in a test thread
-    // must not hide the state from the rest of the test.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

@@ -14,6 +14,7 @@ use tidal_core::scheduling::PodSpec;
 
 use crate::Autoscaler;
 use crate::config::AutoscalerConfig;
+use crate::controller::DryRun;
 use crate::node_pool::NodePools;
 use crate::outcome::{LoopOutcome, ScaleUp};
 use crate::ports::{ClusterSnapshot, Event, EventReason, NodeGroup, NodeGroupId, NodeTemplate};
@@ -47,10 +48,16 @@ impl World {
         self.run_as_is(now)
     }
 
-    /// One loop at `now` with the snapshot as it is.
+    /// One loop at `now` with the snapshot as it is. A dry-run config gets the ports wrapped
+    /// in [`DryRun`], as the binary does: the wrapper is what keeps the world unchanged.
     fn run_as_is(&mut self, now: Timestamp) -> LoopOutcome {
-        futures::executor::block_on(self.autoscaler.run_once(&self.cloud, &self.cluster, now))
-            .unwrap()
+        let loop_once = if self.autoscaler.config().dry_run {
+            let (cloud, cluster) = (DryRun::new(&self.cloud), DryRun::new(&self.cluster));
+            futures::executor::block_on(self.autoscaler.run_once(&cloud, &cluster, now))
+        } else {
+            futures::executor::block_on(self.autoscaler.run_once(&self.cloud, &self.cluster, now))
+        };
+        loop_once.unwrap()
     }
 
     /// A world with the default autoscaler config.

@@ -319,5 +319,4 @@ fn minimum(a: &Resources, b: &Resources) -> Resources {
 }
 
 #[cfg(test)]
-#[path = "template_tests.rs"]
 mod tests;

@@ -8,7 +8,9 @@
 mod ports;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tidal_core::sync::lock;
 
 use tidal_cluster_autoscaler::ports::{
     ClusterNode, ClusterPod, Event, NodeGroupId, PodPhase, StatusReport,
@@ -449,7 +451,7 @@ impl SimCluster {
     /// Exclusive access to the state, for the engine, scheduler and workloads.
     pub fn world(&self) -> MutexGuard<'_, ClusterWorld> {
         // A panic while holding the lock leaves plain data behind; keep using it.
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.world)
     }
 }
 

@@ -13,8 +13,6 @@
 //! back to the number of instances that exist, so nothing is left asking for capacity AWS does
 //! not have, and the same loop re-plans the pods onto the next group in priority order.
 
-mod act_down;
-mod act_up;
 mod cluster_cache;
 mod decide;
 mod failures;
@@ -25,13 +23,15 @@ mod tests;
 
 use tidal_core::Timestamp;
 
+use crate::act::{ActContext, cluster_error};
 use crate::config::{AutoscalerConfig, ConfigError};
 use crate::node_pool::NodePools;
-use crate::outcome::{LoopOutcome, PortError, ScaleDownSkip};
+use crate::outcome::{LoopOutcome, Operation, PortError, ScaleDown, ScaleDownSkip, ScaleUp};
 use crate::ports::{
     CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource,
 };
-use crate::scale_down::PodsByNode;
+use crate::scale_down::act_scale_down;
+use crate::scale_up::act_scale_up;
 use crate::state::AutoscalerState;
 use crate::templates::Templates;
 
@@ -126,33 +126,19 @@ impl Autoscaler {
             .await;
         let plan = self.decide(&snapshot, groups, now, !errors.is_empty());
         let fallbacks = report::fallbacks(&failures, &plan);
-        let scale_ups = self
-            .act_scale_up(cloud, cluster, &plan, now, &mut errors)
-            .await;
-        // Drains finish (instances terminate) only on fresh data, in a cluster that does not
-        // look broken, and in a loop without failed calls (events do not count: they change
-        // nothing).
-        let broken = matches!(
-            plan.scale_down_skipped,
-            Some(ScaleDownSkip::TooManyUnready { .. })
-        );
-        let may_terminate =
-            fresh && !broken && errors.iter().all(|e| e.operation == "record_event");
-        let scale_downs = self
-            .act_scale_down(
-                cloud,
-                cluster,
-                &snapshot,
-                &plan,
-                may_terminate,
-                now,
-                &mut errors,
-            )
-            .await;
+        let mut act = ActContext {
+            cloud,
+            cluster,
+            now,
+            errors: &mut errors,
+            state: &mut self.state,
+            config: &self.config,
+        };
+        let (scale_ups, scale_downs) = act_on(&mut act, &snapshot, &plan, fresh).await;
         let mut status = self.status_report(&plan, &scale_ups, &snapshot, &errors, fresh, now);
         status.template_problems = problems.clone();
         if let Err(e) = cluster.write_status(&status).await {
-            errors.push(report::cluster_error("write_status", "", &e));
+            errors.push(cluster_error(Operation::WriteStatus, "", &e));
         }
         Ok(LoopOutcome {
             at: now,
@@ -192,18 +178,26 @@ impl Autoscaler {
     }
 }
 
-/// The snapshot's bound pods by node name, for the nodes `wanted` says.
-fn pods_by_node<'a>(
-    snapshot: &'a ClusterSnapshot,
-    wanted: impl Fn(&str) -> bool,
-) -> PodsByNode<'a> {
-    let mut by_node = PodsByNode::default();
-    for p in &snapshot.pods {
-        if let Some(node) = p.node_name.as_deref()
-            && wanted(node)
-        {
-            by_node.entry(node).or_default().push(p.as_ref());
-        }
-    }
-    by_node
+/// Act: the planned scale-ups, then scale-down. Drains finish (instances terminate) only on
+/// fresh data, in a cluster that does not look broken, and in a loop without failed calls
+/// (events do not count: they change nothing).
+async fn act_on<P, C>(
+    act: &mut ActContext<'_, P, C>,
+    snapshot: &ClusterSnapshot,
+    plan: &LoopPlan,
+    fresh: bool,
+) -> (Vec<ScaleUp>, Vec<ScaleDown>)
+where
+    P: CloudProvider,
+    C: ClusterActions,
+{
+    let scale_ups = act_scale_up(act, &plan.scale_up, &plan.pending, &plan.groups).await;
+    let broken = matches!(
+        plan.scale_down_skipped,
+        Some(ScaleDownSkip::TooManyUnready { .. })
+    );
+    let may_terminate = fresh && !broken && act.only_records_failed();
+    let scale_downs =
+        act_scale_down(act, snapshot, &plan.groups, &plan.removals, may_terminate).await;
+    (scale_ups, scale_downs)
 }

@@ -1,4 +1,6 @@
-//! Scale-down planning: which nodes nobody needs, and which of them to remove now. Pure.
+//! Scale-down: which nodes nobody needs, and which of them to remove now (planning, pure,
+//! here; what blocks a pod from moving in `blockers.rs`), and the action (`act.rs`: mark,
+//! evict, terminate drained nodes, give up on stuck drains).
 //!
 //! A node is *unneeded* when max(cpu requests, memory requests) / allocatable is below the
 //! threshold (its pool's, else the global one), none of its pods is blocked (see [`Blocker`])
@@ -9,6 +11,7 @@
 //! over a budget's allowed disruptions, at most `max_removals`, each removal committed to the
 //! simulated cluster before the next is checked so two nodes never count on the same room.
 
+mod act;
 mod blockers;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,12 +21,13 @@ use std::time::Duration;
 use tidal_core::Timestamp;
 use tidal_core::scheduling::{ClusterState, NodeId, PodSpec};
 
+pub(crate) use act::act_scale_down;
 pub use blockers::Blocker;
 use blockers::{Budgets, budget_needs, movable, pod_blocker, reference};
 
 use crate::groups::GroupView;
 use crate::outcome::PodRef;
-use crate::ports::{ClusterPod, DisruptionBudget, NodeGroupId};
+use crate::ports::{ClusterPod, ClusterSnapshot, DisruptionBudget, NodeGroupId};
 
 /// A node that may be considered for removal (managed, registered, ready, schedulable).
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +91,22 @@ pub struct NodeRemoval {
 
 /// The pods of the cluster by node name (bound, as the snapshot has them).
 pub type PodsByNode<'a> = foldhash::HashMap<&'a str, Vec<&'a ClusterPod>>;
+
+/// The snapshot's bound pods by node name, for the nodes `wanted` says.
+pub fn pods_by_node<'a>(
+    snapshot: &'a ClusterSnapshot,
+    wanted: impl Fn(&str) -> bool,
+) -> PodsByNode<'a> {
+    let mut by_node = PodsByNode::default();
+    for p in &snapshot.pods {
+        if let Some(node) = p.node_name.as_deref()
+            && wanted(node)
+        {
+            by_node.entry(node).or_default().push(p.as_ref());
+        }
+    }
+    by_node
+}
 
 /// max(cpu, memory) requests / allocatable of a node in `cluster`; `None` if unknown.
 pub fn utilization(cluster: &ClusterState, id: NodeId) -> Option<f64> {
@@ -209,24 +229,10 @@ pub fn plan_scale_down(
     limits: &ScaleDownLimits<'_>,
 ) -> Vec<NodeRemoval> {
     let mut room = limits.room();
-    let mut ready: Vec<&UnneededNode> = unneeded
-        .iter()
-        .filter(|u| room.get(&u.candidate.group).is_some_and(|r| *r > 0))
-        .filter(|u| {
-            since
-                .get(&u.candidate.node)
-                .is_some_and(|t| now.since(*t) >= u.candidate.unneeded_time)
-        })
-        .collect();
+    let ready = ready_to_remove(unneeded, since, now, &room);
     if ready.is_empty() || limits.max_removals == 0 {
         return Vec::new();
     }
-    ready.sort_by(|a, b| {
-        b.is_empty()
-            .cmp(&a.is_empty())
-            .then(a.utilization.total_cmp(&b.utilization))
-            .then_with(|| a.candidate.node.cmp(&b.candidate.node))
-    });
     // Removals are committed one by one to a copy (made only when there is something to do).
     let mut cluster = cluster.clone();
     let budgets = Budgets::new(pdbs.iter().map(Arc::as_ref));
@@ -265,6 +271,32 @@ pub fn plan_scale_down(
         });
     }
     removals
+}
+
+/// The unneeded nodes whose time is up, in a group with room: empty nodes first, then the
+/// least utilized, then by name.
+fn ready_to_remove<'a>(
+    unneeded: &'a [UnneededNode],
+    since: &HashMap<String, Timestamp>,
+    now: Timestamp,
+    room: &BTreeMap<&NodeGroupId, u32>,
+) -> Vec<&'a UnneededNode> {
+    let mut ready: Vec<&UnneededNode> = unneeded
+        .iter()
+        .filter(|u| room.get(&u.candidate.group).is_some_and(|r| *r > 0))
+        .filter(|u| {
+            since
+                .get(&u.candidate.node)
+                .is_some_and(|t| now.since(*t) >= u.candidate.unneeded_time)
+        })
+        .collect();
+    ready.sort_by(|a, b| {
+        b.is_empty()
+            .cmp(&a.is_empty())
+            .then(a.utilization.total_cmp(&b.utilization))
+            .then_with(|| a.candidate.node.cmp(&b.candidate.node))
+    });
+    ready
 }
 
 /// Removes the node from the simulated cluster and binds its pods where the plan put them.

@@ -1,4 +1,6 @@
-//! Scale-up planning: which groups get how many new nodes for the pending pods. Pure.
+//! Scale-up: which groups get how many new nodes for the pending pods (planning, pure, here;
+//! the choice among groups in `choose.rs`, why pods get no group in `reasons.rs`), and the
+//! action on the plan (`act.rs`: raise desired capacities, tell the pods).
 //!
 //! 1. Groups below their minimum are raised to it.
 //! 2. Every group's upcoming nodes (requested, not registered) join the cluster as template
@@ -11,6 +13,7 @@
 //!    group in the same loop.
 //! 4. Pods no group can run get a reason naming what each group lacked.
 
+mod act;
 mod choose;
 mod reasons;
 
@@ -24,6 +27,7 @@ use crate::groups::GroupView;
 use crate::outcome::ScaleUpReason;
 use crate::ports::NodeGroupId;
 
+pub(crate) use act::act_scale_up;
 pub use choose::choose_option;
 
 /// Settings of one scale-up planning run.

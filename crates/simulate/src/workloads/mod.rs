@@ -17,7 +17,7 @@ use tidal_core::hpa::{
 };
 
 use crate::cluster::{ClusterWorld, Owner, PodRecord};
-use crate::scenario::Workload;
+use crate::scenario::{Workload, clamp_i32};
 
 /// Window of the simulated metrics-server samples.
 const SAMPLE_WINDOW: Duration = Duration::from_secs(30);
@@ -180,11 +180,6 @@ fn victims(world: &ClusterWorld, owner: Owner, startup: Duration, n: usize) -> V
         }
     }
     out
-}
-
-/// `v` as an `i32`, saturating (replica counts beyond `i32` are not meaningful).
-pub fn clamp_i32(v: u32) -> i32 {
-    i32::try_from(v).unwrap_or(i32::MAX)
 }
 
 impl Hpa {

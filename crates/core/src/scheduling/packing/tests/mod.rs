@@ -298,5 +298,4 @@ fn packing_is_deterministic() {
     }
 }
 
-#[path = "packing_proptests.rs"]
-mod proptests;
+mod props;

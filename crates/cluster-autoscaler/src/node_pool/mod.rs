@@ -22,6 +22,7 @@
 mod names;
 
 pub use names::region_of_zone;
+#[cfg(feature = "aws")]
 pub(crate) use names::{check_label_key, check_label_value};
 
 use std::collections::{BTreeMap, BTreeSet};

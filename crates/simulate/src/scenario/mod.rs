@@ -189,16 +189,21 @@ impl Workload {
     /// The HPA as the Kubernetes object would state it (CPU utilization target), if any.
     pub fn hpa_spec(&self) -> Option<HpaSpec> {
         let h = self.hpa.as_ref()?;
-        let target = crate::workloads::clamp_i32(h.target_cpu_utilization);
+        let target = clamp_i32(h.target_cpu_utilization);
         let metric = MetricSpec::resource_utilization("cpu", target);
         let mut spec = HpaSpec::new(
-            crate::workloads::clamp_i32(self.min_replicas),
-            crate::workloads::clamp_i32(self.max_replicas),
+            clamp_i32(self.min_replicas),
+            clamp_i32(self.max_replicas),
             vec![metric],
         );
         spec.behavior = h.behavior.clone();
         Some(spec)
     }
+}
+
+/// `v` as an `i32`, saturating (replica counts beyond `i32` are not meaningful).
+pub(crate) fn clamp_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
 }
 
 /// An injected failure, at offsets from [`SIM_EPOCH`].

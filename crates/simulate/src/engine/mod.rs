@@ -1,7 +1,12 @@
-//! The virtual-time loop. Time advances from one due event to the next: recording ticks
-//! (`tick`), HPA syncs (every 15 s, as the HPA controller syncs) and autoscaler loops (its scan
-//! interval). At each instant, in order: injected failures → cloud (boots, terminations,
-//! launches) → HPAs → Deployments → scheduler → cluster autoscaler → record.
+//! The virtual-time loop. Virtual time is a manual [`Clock`]: it advances from one due event to
+//! the next: recording ticks (`tick`), HPA syncs (every 15 s, as the HPA controller syncs) and
+//! cluster autoscaler ticks (its scan interval). At each instant, in order: injected failures →
+//! cloud (boots, terminations, launches) → HPAs → Deployments → scheduler → cluster autoscaler
+//! → record.
+//!
+//! The cluster autoscaler runs as in production: its [`Controller`] ticks (leadership check,
+//! invalid-pod events, the loop, its metrics) with the simulator's clock, over the simulated
+//! cloud and cluster.
 //!
 //! The run starts `warmup` before 00:00 with the workloads' initial replicas pending and
 //! every ASG at its minimum, so the real autoscaler builds the starting cluster; nothing
@@ -12,19 +17,23 @@ mod nodes;
 
 use std::time::{Duration, Instant};
 
+use prometheus_client::registry::Registry;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tidal_cluster_autoscaler::autoscaler::Autoscaler;
 use tidal_cluster_autoscaler::config::ConfigError;
+use tidal_cluster_autoscaler::controller::{Controller, Tick};
+use tidal_cluster_autoscaler::metrics::Metrics;
 use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
+use tidal_runtime::{Clock, LeaderHandle};
 
 use crate::cloud::{Billing, CloudEvent, SimCloud};
 use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
 use crate::progress::Progress;
 use crate::record::{DecisionKind, Recording, TimelineRow, clock, offset_secs};
 use crate::scenario::{Failure, SIM_EPOCH, Scenario};
-use crate::scheduler::Scheduler;
+use crate::scheduler::SimScheduler;
 use crate::summary::{RunFacts, Summary};
 use crate::workloads::Deployments;
 use nodes::NodeFactory;
@@ -68,15 +77,17 @@ pub struct SimResult {
 #[derive(Debug)]
 pub struct Simulation {
     scenario: Scenario,
-    cloud: SimCloud,
-    cluster: SimCluster,
-    scheduler: Scheduler,
+    /// The cluster autoscaler's control loop, owning the simulated cloud and cluster.
+    controller: Controller<SimCloud, SimCluster>,
+    /// The controller's metrics (what `/metrics` would serve).
+    registry: Registry,
+    scheduler: SimScheduler,
     deployments: Deployments,
-    autoscaler: Autoscaler,
     nodes: NodeFactory,
     rng: ChaCha8Rng,
     recording: Recording,
-    now: Timestamp,
+    /// Virtual time, shared with the controller.
+    clock: Clock,
     end: Timestamp,
     next_tick: Timestamp,
     next_hpa: Timestamp,
@@ -112,6 +123,12 @@ impl Simulation {
         );
         cluster.world().record_from = SIM_EPOCH;
         let autoscaler = Autoscaler::new(scenario.node_pools.clone(), scenario.autoscaler.clone())?;
+        let clock = Clock::manual(start);
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let controller =
+            Controller::new(autoscaler, cloud, cluster, metrics, LeaderHandle::always())
+                .with_clock(clock.clone());
         let recording = Recording {
             pools: scenario
                 .node_pools
@@ -127,19 +144,18 @@ impl Simulation {
             rng: ChaCha8Rng::seed_from_u64(scenario.seed),
             interruptions_done: vec![false; scenario.failures.len()],
             end: SIM_EPOCH + scenario.duration,
-            now: start,
+            clock,
             next_tick: start,
             next_hpa: start,
             next_scan: start,
-            scheduler: Scheduler::new(),
+            scheduler: SimScheduler::new(),
             billing_at_epoch: None,
             autoscaler_errors: 0,
             started: Instant::now(),
             last_no_scale_up: String::new(),
             scenario,
-            cloud,
-            cluster,
-            autoscaler,
+            controller,
+            registry,
             nodes,
             recording,
         })
@@ -147,22 +163,27 @@ impl Simulation {
 
     /// The current virtual time.
     pub fn now(&self) -> Timestamp {
-        self.now
+        self.clock.now()
     }
 
     /// Whether the run has reached its end.
     pub fn is_done(&self) -> bool {
-        self.now >= self.end && self.billing_at_epoch.is_some()
+        self.now() >= self.end && self.billing_at_epoch.is_some()
     }
 
     /// The simulated cloud (for inspection).
     pub fn cloud(&self) -> &SimCloud {
-        &self.cloud
+        self.controller.cloud()
     }
 
     /// The simulated cluster (for inspection).
     pub fn cluster(&self) -> &SimCluster {
-        &self.cluster
+        self.controller.cluster()
+    }
+
+    /// The cluster autoscaler's metrics, as its `/metrics` endpoint would serve them.
+    pub fn metrics(&self) -> &Registry {
+        &self.registry
     }
 
     /// The scenario being run.
@@ -182,14 +203,14 @@ impl Simulation {
 
     /// Runs to the end, updating `progress`, and summarizes.
     pub async fn run(mut self, progress: &Progress) -> Result<SimResult, SimError> {
-        let start = self.now;
+        let start = self.now();
         let mut steps: u64 = 0;
         while !self.is_done() {
             self.step().await?;
             steps += 1;
             if steps.is_multiple_of(200) {
-                let done = self.now.since(start).as_secs();
-                progress.update(done, &clock(offset_secs(self.now)));
+                let done = self.now().since(start).as_secs();
+                progress.update(done, &clock(offset_secs(self.now())));
             }
         }
         progress.finish();
@@ -203,11 +224,11 @@ impl Simulation {
             .min(self.next_hpa)
             .min(self.next_scan)
             .min(self.end);
-        self.now = now;
+        self.clock.set(now);
         self.inject_failures(now);
-        let events = self.cloud.step(now);
+        let events = self.controller.cloud().step(now);
         {
-            let mut world = self.cluster.world();
+            let mut world = self.controller.cluster().world();
             world.now = now;
             apply_cloud_events(&mut self.recording, &self.nodes, &mut world, events)?;
             if now >= self.next_hpa {
@@ -238,7 +259,7 @@ impl Simulation {
             self.next_scan = now + self.scenario.autoscaler.scan_interval;
         }
         if now == SIM_EPOCH || (self.billing_at_epoch.is_none() && now > SIM_EPOCH) {
-            self.billing_at_epoch = Some(self.cloud.billing());
+            self.billing_at_epoch = Some(self.cloud().billing());
         }
         if now >= self.next_tick {
             if now >= SIM_EPOCH && now < self.end {
@@ -262,7 +283,10 @@ impl Simulation {
                 continue;
             }
             self.interruptions_done[i] = true;
-            let reclaimed = self.cloud.interrupt_spot(pool, *count, &mut self.rng);
+            let reclaimed = self
+                .controller
+                .cloud()
+                .interrupt_spot(pool, *count, &mut self.rng);
             if now >= SIM_EPOCH {
                 self.recording.counters.spot_interruptions += u64::from(reclaimed);
             }
@@ -275,14 +299,11 @@ impl Simulation {
     }
 
     async fn run_autoscaler(&mut self, now: Timestamp) {
-        let outcome = self
-            .autoscaler
-            .run_once(&self.cloud, &self.cluster, now)
-            .await;
-        let notes = std::mem::take(&mut self.cluster.world().notes);
+        let tick = self.controller.tick().await;
+        let notes = std::mem::take(&mut self.cluster().world().notes);
         let counting = now >= SIM_EPOCH;
-        match outcome {
-            Ok(outcome) => {
+        match tick {
+            Tick::Ran(outcome) => {
                 decisions::record_outcome(
                     &mut self.recording,
                     &outcome,
@@ -290,7 +311,7 @@ impl Simulation {
                     &mut self.last_no_scale_up,
                 );
             }
-            Err(e) => {
+            Tick::Failed(e) => {
                 self.autoscaler_errors += 1;
                 self.recording.decide(
                     now,
@@ -298,14 +319,16 @@ impl Simulation {
                     format!("autoscaler loop failed: {e}"),
                 );
             }
+            // The simulated replica is always the leader.
+            Tick::NotLeader | Tick::LostLeadership => {}
         }
         decisions::record_notes(&mut self.recording, now, notes, counting);
     }
 
     fn record_row(&mut self, now: Timestamp) {
-        let world = self.cluster.world();
+        let world = self.cluster().world();
         let offset = offset_from_epoch(now);
-        let billing = self.cloud.billing();
+        let billing = self.cloud().billing();
         let at_epoch = self.billing_at_epoch.unwrap_or_default();
         let t = &world.totals;
         let nodes_by_pool = self
@@ -347,7 +370,7 @@ impl Simulation {
 
     /// Summarizes the run (call when [`Self::is_done`]).
     pub fn finish(self) -> SimResult {
-        let world = self.cluster.world();
+        let world = self.cluster().world();
         let end = self.end;
         let still_pending: Vec<f64> = world
             .pending
@@ -356,7 +379,7 @@ impl Simulation {
             .filter(|p| matches!(p.owner, Owner::Workload(_)) && p.pod.created_at >= SIM_EPOCH)
             .map(|p| end.since(p.pod.created_at).as_secs_f64())
             .collect();
-        let billing = self.cloud.billing();
+        let billing = self.cloud().billing();
         let at_epoch = self.billing_at_epoch.unwrap_or_default();
         let facts = RunFacts {
             scenario: self.scenario.name.clone(),

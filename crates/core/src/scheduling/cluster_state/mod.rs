@@ -9,7 +9,6 @@ use thiserror::Error;
 
 use super::model::{HostPort, NodeSpec, PodSpec, WhenUnsatisfiable};
 use super::predicates::{Unfit, fits_with_pods, node_affinity_matches};
-use super::simulation::Simulation;
 use super::topology::{AntiAffinityTerms, LabelIndex, Zones};
 use crate::resources::Resources;
 
@@ -329,41 +328,7 @@ impl ClusterState {
         }
         Ok(())
     }
-
-    /// The first node (in slot order) where `pod` fits, by the indexed path.
-    pub fn find_fit(&self, pod: &PodSpec) -> Option<NodeId> {
-        let pods = std::slice::from_ref(pod);
-        let sim = Simulation::new(self, pods, None);
-        sim.place_on_existing()
-            .placements
-            .first()
-            .map(|(_, node)| *node)
-    }
-
-    /// Can every pod in `pods` be placed on the other nodes (all but `excluding`, whose pods
-    /// are taken as gone)? Does not change the cluster. See [`Self::reschedule`].
-    pub fn can_reschedule(&self, pods: &[PodSpec], excluding: NodeId) -> bool {
-        self.reschedule(pods, excluding).is_ok()
-    }
-
-    /// Where each of `pods` would go (first-fit decreasing) if `excluding` were removed:
-    /// `(index into pods, node)` in placement order, or the index of the first pod that fits
-    /// nowhere. Does not change the cluster; apply the plan with [`Self::remove_node`] and
-    /// [`Self::place`] to commit it.
-    pub fn reschedule(
-        &self,
-        pods: &[PodSpec],
-        excluding: NodeId,
-    ) -> Result<Vec<(usize, NodeId)>, usize> {
-        let sim = Simulation::new(self, pods, Some(excluding.0));
-        let outcome = sim.place_on_existing();
-        match outcome.remaining.iter().min() {
-            Some(first) => Err(*first),
-            None => Ok(outcome.placements),
-        }
-    }
 }
 
 #[cfg(test)]
-#[path = "cluster_state_tests.rs"]
 mod tests;

@@ -15,9 +15,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::autoscaler::LoopError;
-use crate::kube::SkippedObjects;
-use crate::outcome::{LoopOutcome, ScaleDownStep};
-use crate::ports::NodeGroupId;
+use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
+use crate::ports::{NodeGroupId, SkippedObjects};
 
 /// Metric name prefix.
 pub const PREFIX: &str = "tidal_cluster_autoscaler";
@@ -359,16 +358,16 @@ impl Metrics {
     pub fn record_loop_error(&self, error: &LoopError, duration: Duration) {
         self.loop_duration.observe(duration.as_secs_f64());
         let (operation, kind) = match error {
-            LoopError::Cloud(e) => ("node_groups", e.label()),
-            LoopError::Cluster(e) => ("snapshot", e.label()),
+            LoopError::Cloud(e) => (Operation::NodeGroups, e.label()),
+            LoopError::Cluster(e) => (Operation::Snapshot, e.label()),
         };
         self.count_error(operation, kind);
     }
 
     /// Counts one failed call.
-    pub fn count_error(&self, operation: &str, kind: &str) {
+    pub fn count_error(&self, operation: Operation, kind: &str) {
         let labels = ErrorLabels {
-            operation: operation.to_owned(),
+            operation: operation.as_str().to_owned(),
             kind: kind.to_owned(),
         };
         self.errors.get_or_create(&labels).inc();

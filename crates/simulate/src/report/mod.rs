@@ -158,15 +158,18 @@ fn figures(out: &mut String, s: &Summary) {
             "pod wait max",
         ),
         (
-            format!("{} / {}", s.scale_ups, s.scale_downs),
+            format!("{} / {}", s.counters.scale_ups, s.counters.scale_downs),
             "scale-ups / nodes removed",
         ),
         (
-            format!("{}", s.failed_scale_ups),
+            format!("{}", s.counters.failed_scale_ups),
             "failed scale-ups detected",
         ),
-        (format!("{}", s.fallbacks), "fallbacks"),
-        (format!("{}", s.spot_interruptions), "spot interruptions"),
+        (format!("{}", s.counters.fallbacks), "fallbacks"),
+        (
+            format!("{}", s.counters.spot_interruptions),
+            "spot interruptions",
+        ),
         (
             format!("{} – {}", s.nodes_min, s.nodes_max),
             "nodes min – max",

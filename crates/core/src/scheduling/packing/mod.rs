@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster_state::{ClusterState, NodeId};
 use super::model::{HostPort, NodeSpec, PodSpec};
+use super::placement::{Class, Counts, ExistingOutcome, PlacementEngine, spread_unfit};
 use super::predicates::{Unfit, port_conflict, static_fit};
-use super::simulation::{Class, Counts, ExistingOutcome, Simulation, spread_unfit};
 use crate::resources::Resources;
 
 /// The outcome of packing pending pods for one node group.
@@ -72,7 +72,7 @@ pub fn pack(
 /// Pending pods placed once on the existing nodes, ready to be packed onto each group's
 /// template nodes (the existing-node part does not depend on the group).
 pub struct ScaleUpSimulation<'a> {
-    sim: Simulation<'a>,
+    sim: PlacementEngine<'a>,
     existing: ExistingOutcome,
     class_of: Vec<usize>,
 }
@@ -86,7 +86,7 @@ struct NewNode {
 impl<'a> ScaleUpSimulation<'a> {
     /// Groups `pending` into equivalence classes and places what fits on existing nodes.
     pub fn new(pending: &'a [PodSpec], cluster: &'a ClusterState) -> Self {
-        let sim = Simulation::new(cluster, pending, None);
+        let sim = PlacementEngine::new(cluster, pending, None);
         let existing = sim.place_on_existing();
         let mut class_of = vec![0; pending.len()];
         for (ci, class) in sim.classes.iter().enumerate() {
@@ -193,7 +193,7 @@ struct TemplatePhase<'t> {
 }
 
 impl TemplatePhase<'_> {
-    fn place_class(&mut self, sim: &Simulation<'_>, class: &Class, pods: &[usize]) {
+    fn place_class(&mut self, sim: &PlacementEngine<'_>, class: &Class, pods: &[usize]) {
         let pod = sim.rep(class);
         let fail_all = |this: &mut Self, from: usize, why: Unfit| {
             this.unplaced
@@ -244,13 +244,13 @@ impl TemplatePhase<'_> {
     }
 
     fn spread_allows(&self, class: &Class, eligible: &[bool]) -> bool {
-        let allowed = Simulation::allowed_zones(class, &self.counts.zones, eligible);
+        let allowed = PlacementEngine::allowed_zones(class, &self.counts.zones, eligible);
         self.template_zone
             .is_some_and(|z| allowed.get(z).copied().unwrap_or(false))
     }
 
     /// Resources, ports and anti-affinity on new node `n` (static predicates hold for the class).
-    fn fits_new(&self, sim: &Simulation<'_>, class: &Class, n: usize) -> bool {
+    fn fits_new(&self, sim: &PlacementEngine<'_>, class: &Class, n: usize) -> bool {
         let pod = sim.rep(class);
         let Some(node) = self.nodes.get(n) else {
             return false;
@@ -286,5 +286,4 @@ fn new_node_key(n: usize) -> u32 {
 }
 
 #[cfg(test)]
-#[path = "packing_tests.rs"]
 mod tests;

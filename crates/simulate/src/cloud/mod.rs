@@ -8,8 +8,10 @@
 //! instance count until someone lowers it.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
+
 use std::time::Duration;
+use tidal_core::sync::lock;
 
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -129,6 +131,36 @@ struct Asg {
 }
 
 impl Asg {
+    /// No capacity for any of the pool's instance types: the launch of `missing` instances
+    /// fails as AWS reports it, and is retried after the retry interval.
+    fn launch_failed(
+        &mut self,
+        missing: u32,
+        now: Timestamp,
+        timing: CloudTiming,
+    ) -> (ScaleUpFailure, CloudEvent) {
+        let id = &self.spec.id;
+        let types = self.spec.instance_types.join(", ");
+        let reason = format!(
+            "InsufficientInstanceCapacity: We currently do not have sufficient {types} \
+             capacity in the Availability Zone you requested ({}). Launching {missing} EC2 \
+             instance(s) failed.",
+            id.zone
+        );
+        self.next_launch_attempt = now + timing.launch_retry_interval;
+        let failure = ScaleUpFailure {
+            group: id.clone(),
+            reason: reason.clone(),
+            at: now + timing.failure_detection_delay,
+        };
+        let event = CloudEvent::LaunchFailed {
+            group: id.clone(),
+            count: missing,
+            reason,
+        };
+        (failure, event)
+    }
+
     fn active(&self) -> u32 {
         let n = self
             .instances
@@ -224,8 +256,7 @@ impl SimCloud {
     }
 
     fn lock(&self) -> MutexGuard<'_, CloudState> {
-        // A panic while holding the lock leaves plain data behind; keep using it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Advances the cloud to `now`: removes terminated instances, launches towards desired
@@ -386,24 +417,9 @@ impl CloudState {
                 );
             }
             None => {
-                let types = asg.spec.instance_types.join(", ");
-                let reason = format!(
-                    "InsufficientInstanceCapacity: We currently do not have sufficient {types} \
-                     capacity in the Availability Zone you requested ({}). Launching {missing} EC2 \
-                     instance(s) failed.",
-                    id.zone
-                );
-                asg.next_launch_attempt = now + timing.launch_retry_interval;
-                failures.push(ScaleUpFailure {
-                    group: id.clone(),
-                    reason: reason.clone(),
-                    at: now + timing.failure_detection_delay,
-                });
-                events.push(CloudEvent::LaunchFailed {
-                    group: id.clone(),
-                    count: missing,
-                    reason,
-                });
+                let (failure, event) = asg.launch_failed(missing, now, timing);
+                failures.push(failure);
+                events.push(event);
             }
         }
     }

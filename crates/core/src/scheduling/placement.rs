@@ -150,8 +150,8 @@ pub(crate) fn dominant_share(request: &Resources, reference: &Resources) -> f64 
     s
 }
 
-/// The simulation context: classes and base counts for a set of pods on a cluster.
-pub(crate) struct Simulation<'a> {
+/// The placement engine: classes and base counts for a set of pods on a cluster.
+pub(crate) struct PlacementEngine<'a> {
     pub(crate) cluster: &'a ClusterState,
     pub(crate) pods: &'a [PodSpec],
     pub(crate) excluded: Option<u32>,
@@ -161,14 +161,14 @@ pub(crate) struct Simulation<'a> {
     pub(crate) base: Counts,
 }
 
-impl<'a> Simulation<'a> {
+impl<'a> PlacementEngine<'a> {
     /// Groups `pods` into classes and counts the bound pods for every selector involved.
     pub(crate) fn new(
         cluster: &'a ClusterState,
         pods: &'a [PodSpec],
         excluded: Option<u32>,
     ) -> Self {
-        let mut sim = Simulation {
+        let mut sim = PlacementEngine {
             cluster,
             pods,
             excluded,
@@ -593,5 +593,42 @@ impl ExistingState {
             o.ports.extend_from_slice(&pod.host_ports);
         }
         self.counts.record(class, slot, entry.zone);
+    }
+}
+
+/// The queries of [`ClusterState`] that run the engine (here, so the cluster state does not
+/// depend on its own engine).
+impl ClusterState {
+    /// The first node (in slot order) where `pod` fits, by the indexed path.
+    pub fn find_fit(&self, pod: &PodSpec) -> Option<NodeId> {
+        let pods = std::slice::from_ref(pod);
+        let sim = PlacementEngine::new(self, pods, None);
+        sim.place_on_existing()
+            .placements
+            .first()
+            .map(|(_, node)| *node)
+    }
+
+    /// Can every pod in `pods` be placed on the other nodes (all but `excluding`, whose pods
+    /// are taken as gone)? Does not change the cluster. See [`Self::reschedule`].
+    pub fn can_reschedule(&self, pods: &[PodSpec], excluding: NodeId) -> bool {
+        self.reschedule(pods, excluding).is_ok()
+    }
+
+    /// Where each of `pods` would go (first-fit decreasing) if `excluding` were removed:
+    /// `(index into pods, node)` in placement order, or the index of the first pod that fits
+    /// nowhere. Does not change the cluster; apply the plan with [`Self::remove_node`] and
+    /// [`Self::place`] to commit it.
+    pub fn reschedule(
+        &self,
+        pods: &[PodSpec],
+        excluding: NodeId,
+    ) -> Result<Vec<(usize, NodeId)>, usize> {
+        let sim = PlacementEngine::new(self, pods, Some(excluding.0));
+        let outcome = sim.place_on_existing();
+        match outcome.remaining.iter().min() {
+            Some(first) => Err(*first),
+            None => Ok(outcome.placements),
+        }
     }
 }

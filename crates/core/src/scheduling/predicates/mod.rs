@@ -188,5 +188,4 @@ pub fn port_conflict(wanted: &[HostPort], taken: &[HostPort]) -> Option<HostPort
 }
 
 #[cfg(test)]
-#[path = "predicates_tests.rs"]
 mod tests;
