@@ -12,6 +12,6 @@ pub mod telemetry;
 pub use admin::{AdminError, AdminServer, Readiness};
 pub use clock::Clock;
 pub use kube_client::{KubeClientError, kube_client, kube_client_from};
-pub use leader::{LeaderElector, LeaderError, LeaderHandle, LeaseTiming};
+pub use leader::{LeaderElector, LeaderError, LeaderHandle, LeaseTiming, pod_identity};
 pub use shutdown::shutdown_signal;
 pub use telemetry::{LogFormat, TelemetryError};
