@@ -27,7 +27,7 @@ pub use clock::Clock;
 #[cfg(feature = "kube")]
 pub use kube_client::{KubeClientError, kube_client, kube_client_from};
 #[cfg(feature = "kube")]
-pub use leader::{LeaderElector, LeaderError, LeaseTiming};
+pub use leader::{LeaderElector, LeaderError, LeaseTiming, pod_identity};
 pub use leader_handle::LeaderHandle;
 pub use readiness::Readiness;
 pub use shutdown::shutdown_signal;

@@ -19,7 +19,7 @@ pub struct HpaControllerConfig {
     cpu_initialization_period: Duration,
     initial_readiness_delay: Duration,
     downscale_stabilization_window: Duration,
-    scale_to_zero: bool,
+    scaled_to_zero_condition: bool,
 }
 
 /// `--horizontal-pod-autoscaler-tolerance` default.
@@ -38,7 +38,7 @@ impl Default for HpaControllerConfig {
             cpu_initialization_period: DEFAULT_CPU_INITIALIZATION_PERIOD,
             initial_readiness_delay: DEFAULT_INITIAL_READINESS_DELAY,
             downscale_stabilization_window: DEFAULT_DOWNSCALE_STABILIZATION_WINDOW,
-            scale_to_zero: false,
+            scaled_to_zero_condition: false,
         }
     }
 }
@@ -62,15 +62,20 @@ impl HpaControllerConfig {
             cpu_initialization_period,
             initial_readiness_delay,
             downscale_stabilization_window,
-            scale_to_zero: false,
+            scaled_to_zero_condition: false,
         })
     }
 
-    /// The same settings with Kubernetes' alpha `HPAScaleToZero` feature gate on or off
-    /// (off by default): with it, an HPA with `minReplicas: 0` and an Object or External
-    /// metric may scale its target to zero and back.
-    pub fn with_scale_to_zero(mut self, enabled: bool) -> Self {
-        self.scale_to_zero = enabled;
+    /// The same settings with the scale-from-zero rule of Kubernetes 1.36 and later with
+    /// the `HPAScaleToZero` gate on (KEP-2021, `ScaledToZero` condition) on or off.
+    ///
+    /// Off (the default, SPEC §1 and Kubernetes up to 1.35): a target at zero replicas is
+    /// scaled from its metrics when `minReplicas` is 0, and left alone otherwise. On: the
+    /// HPA scales a target from zero only if the HPA itself scaled it there (an HPA with
+    /// `minReplicas: 0` and an Object or External metric), so a target an operator scaled
+    /// to zero by hand stays off.
+    pub fn with_scaled_to_zero_condition(mut self, enabled: bool) -> Self {
+        self.scaled_to_zero_condition = enabled;
         self
     }
 
@@ -96,9 +101,10 @@ impl HpaControllerConfig {
         self.downscale_stabilization_window
     }
 
-    /// Whether the `HPAScaleToZero` feature gate is on.
-    pub fn scale_to_zero(&self) -> bool {
-        self.scale_to_zero
+    /// Whether scaling from zero follows the `ScaledToZero` condition (see
+    /// [`Self::with_scaled_to_zero_condition`]).
+    pub fn scaled_to_zero_condition(&self) -> bool {
+        self.scaled_to_zero_condition
     }
 }
 

@@ -8,8 +8,9 @@
 //! The steps mirror `pkg/controller/podautoscaler` (`horizontal.go`,
 //! `replica_calculator.go`, `metrics/utilization.go`) so the numbers match what a real
 //! HPA does:
-//! - `pods`: pods are ignored (deleted, Succeeded, Failed), unready (Pending; for CPU,
-//!   samples not to be trusted yet), missing (no sample) or ready;
+//! - `pods`: pods are ignored (being deleted, Failed), unready (Pending; for CPU,
+//!   samples not to be trusted yet), missing (no sample) or ready; a Succeeded pod is
+//!   not ignored, as upstream;
 //! - `replicas`: one proposal per metric, with tolerance, `ceil`, and conservative gap
 //!   filling that never reverses the direction of a change;
 //! - `metrics`: the largest proposal wins; a failed metric blocks scale-down;

@@ -33,7 +33,8 @@ pub struct PodGroups<'a> {
     pub unready: HashSet<&'a str>,
     /// Running pods without a sample; filled in conservatively.
     pub missing: HashSet<&'a str>,
-    /// Pods being deleted or terminated (Succeeded/Failed): no part at all.
+    /// Pods being deleted, and Failed pods: no part at all. (A Succeeded pod is grouped
+    /// like any other, as upstream: usually missing, since it reports no sample.)
     pub ignored: HashSet<&'a str>,
 }
 
@@ -50,7 +51,7 @@ pub fn group_pods<'a>(
     let mut groups = PodGroups::default();
     for pod in pods {
         let name = pod.name.as_str();
-        if pod.deleting || matches!(pod.phase, PodPhase::Failed | PodPhase::Succeeded) {
+        if pod.deleting || pod.phase == PodPhase::Failed {
             groups.ignored.insert(name);
             continue;
         }

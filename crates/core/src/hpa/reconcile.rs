@@ -29,19 +29,15 @@ pub fn reconcile(
     let metrics = spec.effective_metrics();
     state.record_initial_recommendation(current, now);
     let mut decision = HpaDecision::unchanged(current);
-    let has_object_or_external = metrics
-        .iter()
-        .any(|m| matches!(m, MetricSpec::Object { .. } | MetricSpec::External { .. }));
-    let scaled_to_zero = config.scale_to_zero() && state.scaled_to_zero;
+    let has_object_or_external = spec.has_object_or_external_metric();
+    let scaled_to_zero = config.scaled_to_zero_condition() && state.scaled_to_zero;
     let desired = if current == 0 {
-        let from_zero = scaled_to_zero && (spec.min_replicas != 0 || has_object_or_external);
-        if !from_zero {
-            // A target scaled to zero by hand switches the HPA off.
+        if !scales_from_zero(spec, state, config, has_object_or_external) {
             decision.scaling_active = Some(Condition {
                 status: false,
                 reason: ScalingActiveReason::ScalingDisabled,
             });
-            if !config.scale_to_zero() {
+            if !config.scaled_to_zero_condition() {
                 state.scaled_to_zero = false;
             }
             return Ok(decision);
@@ -79,6 +75,23 @@ pub fn reconcile(
         );
     }
     Ok(decision)
+}
+
+/// Whether a target at zero replicas is scaled from its metrics. Upstream (SPEC §1): zero
+/// replicas switch the HPA off unless `minReplicas` is 0 (HPAScaleToZero), in which case
+/// the Object/External metrics bring it back. Under the `ScaledToZero` condition rule only
+/// a zero the HPA reached itself is left again.
+fn scales_from_zero(
+    spec: &HpaSpec,
+    state: &HpaState,
+    config: &HpaControllerConfig,
+    has_object_or_external: bool,
+) -> bool {
+    if config.scaled_to_zero_condition() {
+        state.scaled_to_zero && (spec.min_replicas != 0 || has_object_or_external)
+    } else {
+        spec.min_replicas == 0
+    }
 }
 
 /// Metrics, then normalization; `None` when the metrics block any change.
@@ -168,7 +181,7 @@ fn normalize(
 }
 
 /// Bookkeeping after a change: scale events (only with `behavior`, as upstream) and the
-/// `ScaledToZero` condition.
+/// `ScaledToZero` condition (kept only under the condition rule).
 fn record_scale(
     spec: &HpaSpec,
     current: i32,
@@ -187,7 +200,7 @@ fn record_scale(
         };
         state.store_scale_event(current, desired, longest, now);
     }
-    state.scaled_to_zero = config.scale_to_zero()
+    state.scaled_to_zero = config.scaled_to_zero_condition()
         && current > 0
         && desired == 0
         && spec.min_replicas == 0

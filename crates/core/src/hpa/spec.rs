@@ -63,6 +63,14 @@ impl HpaSpec {
             self.metrics.clone()
         }
     }
+
+    /// Whether an Object or External metric is configured: the only kinds that can bring
+    /// a target back from zero replicas.
+    pub fn has_object_or_external_metric(&self) -> bool {
+        self.metrics
+            .iter()
+            .any(|m| matches!(m, MetricSpec::Object { .. } | MetricSpec::External { .. }))
+    }
 }
 
 /// Reference to an object by kind and name.

@@ -19,8 +19,9 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> HpaError {
 impl HpaSpec {
     /// Checks the spec as the Kubernetes API server would, naming the first bad field.
     ///
-    /// `minReplicas: 0` is accepted; Kubernetes admits it only with the `HPAScaleToZero`
-    /// feature gate, which the caller controls through [`super::HpaControllerConfig`].
+    /// `minReplicas: 0` is accepted with an Object or External metric, as Kubernetes admits
+    /// it with the `HPAScaleToZero` feature gate on (resource and Pods metrics need running
+    /// pods, so they cannot bring a target back from zero).
     pub fn validate(&self) -> Result<(), HpaError> {
         if self.min_replicas < 0 {
             return Err(invalid("minReplicas", "must be greater than or equal to 0"));
@@ -39,6 +40,12 @@ impl HpaSpec {
         }
         for (i, metric) in self.metrics.iter().enumerate() {
             validate_metric(metric, &format!("metrics[{i}]"))?;
+        }
+        if self.min_replicas == 0 && !self.has_object_or_external_metric() {
+            return Err(invalid(
+                "metrics",
+                "must specify at least one Object or External metric to support scaling to zero replicas",
+            ));
         }
         if let Some(behavior) = &self.behavior {
             if let Some(rules) = &behavior.scale_up {

@@ -30,6 +30,13 @@ pub enum LeaderError {
     /// A required name was empty.
     #[error("leader election {0} must not be empty")]
     Empty(&'static str),
+    /// No pod name to compete as (see [`pod_identity`]).
+    #[error(
+        "leader election needs a stable identity: set --pod-name or TIDAL_POD_NAME to the pod's \
+         name (downward API fieldRef metadata.name), or run a single replica with \
+         --no-leader-election"
+    )]
+    NoIdentity,
     /// The Kubernetes API call failed (not a conflict, which just means another holder won).
     #[error("{action} lease {namespace}/{name} failed")]
     Kube {
@@ -115,6 +122,18 @@ impl LeaseTiming {
         // Checked in try_new; Default is 15.
         i32::try_from(self.lease_duration.as_secs()).unwrap_or(i32::MAX)
     }
+}
+
+/// The identity a replica competes as: its pod name, trimmed. A pod name is unique among
+/// the replicas and stable while the pod lives; a process id is neither (every replica's
+/// main process may be PID 1, and two replicas with one identity both believe they lead),
+/// so there is no fallback: without a pod name this is [`LeaderError::NoIdentity`].
+pub fn pod_identity(pod_name: Option<&str>) -> Result<String, LeaderError> {
+    pod_name
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .ok_or(LeaderError::NoIdentity)
 }
 
 /// Competes for one Lease on behalf of one identity (usually the pod name).

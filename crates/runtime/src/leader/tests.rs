@@ -252,6 +252,21 @@ async fn timing_follows_client_go_rules() {
 }
 
 #[test]
+fn the_identity_is_the_pod_name_and_never_made_up() {
+    assert_eq!(pod_identity(Some("ca-7d9f-x2")).unwrap(), "ca-7d9f-x2");
+    assert_eq!(pod_identity(Some(" ca-1 \n")).unwrap(), "ca-1");
+    for missing in [None, Some(""), Some("   ")] {
+        let err = pod_identity(missing).unwrap_err();
+        assert!(matches!(err, LeaderError::NoIdentity));
+        let text = err.to_string();
+        assert!(
+            text.contains("TIDAL_POD_NAME") && text.contains("metadata.name"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn always_handle_is_leader() {
     assert!(LeaderHandle::always().is_leader());
 }

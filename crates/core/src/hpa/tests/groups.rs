@@ -76,12 +76,22 @@ fn pods_are_grouped_as_kubernetes_groups_them() {
             cpu,
             "ignored",
         ),
+        // Only deletion and Failed are ignored; a Succeeded pod is grouped by the rules.
         (
-            "succeeded",
+            "succeeded, no sample",
             old().with_phase(PodPhase::Succeeded),
+            None,
+            cpu,
+            "missing",
+        ),
+        (
+            "succeeded, sampled, not Ready since it finished",
+            old()
+                .with_phase(PodPhase::Succeeded)
+                .with_ready(False, ago(60)),
             Some(ago(10)),
             cpu,
-            "ignored",
+            "ready",
         ),
         (
             "pending, even without a sample",

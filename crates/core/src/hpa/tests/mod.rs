@@ -6,6 +6,7 @@ mod behavior;
 mod combine;
 mod groups;
 mod metrics;
+mod parity;
 mod props;
 mod reconcile;
 mod spec;

@@ -251,10 +251,12 @@ proptest! {
                 cpu_usage(&[("pod-0", usage), ("pod-1", usage)]),
             ],
         };
-        let config = HpaControllerConfig::default().with_scale_to_zero(true);
-        let mut state = HpaState::new();
-        for t in [0, 15, 400] {
-            let _ = reconcile(&spec, &observed, &mut state, &config, at(t));
+        for condition in [false, true] {
+            let config = HpaControllerConfig::default().with_scaled_to_zero_condition(condition);
+            let mut state = HpaState::new();
+            for t in [0, 15, 400] {
+                let _ = reconcile(&spec, &observed, &mut state, &config, at(t));
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Whole loops through `reconcile`: bounds, disabled scaling, failed metrics, the
-//! decision's fields, scale to zero.
+//! decision's fields, scale to and from zero.
 
 use super::*;
 
@@ -242,7 +242,69 @@ fn per_hpa_tolerance_overrides_the_controller_tolerance() {
 }
 
 #[test]
-fn scale_to_zero_and_back_with_the_feature_gate() {
+fn min_replicas_zero_scales_a_target_at_zero_from_its_metrics() {
+    // A target at zero that the HPA did not scale there (fresh state): with minReplicas 0
+    // Kubernetes reads the metrics. Object Value 3 of 1 → ceil(3) = 3 from zero.
+    let spec = HpaSpec::new(
+        0,
+        10,
+        vec![MetricSpec::object(
+            "Queue",
+            "jobs",
+            "depth",
+            MetricTarget::value(q("1")),
+        )],
+    );
+    let observed = HpaObservation::new(0, Vec::new(), vec![MetricObservation::Object(3_000)]);
+    let d = reconcile(
+        &spec,
+        &observed,
+        &mut HpaState::new(),
+        &HpaControllerConfig::default(),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!((d.desired_replicas, d.rescale), (3, true));
+    assert_eq!(
+        d.scaling_active,
+        Some(Condition {
+            status: true,
+            reason: ScalingActiveReason::ValidMetricFound
+        })
+    );
+    assert_eq!(d.reason.as_deref(), Some("Queue metric depth above target"));
+    // External AverageValue: demand 2 → ceil(2 / 1) = 2.
+    let d = step(&demand_spec(0, 10), &mut HpaState::new(), 0, 2, at(0));
+    assert_eq!((d.desired_replicas, d.rescale), (2, true));
+    // minReplicas 1 at zero: switched off, whatever the metric says.
+    let d = step(&demand_spec(1, 10), &mut HpaState::new(), 0, 2, at(0));
+    assert_eq!((d.desired_replicas, d.rescale), (0, false));
+}
+
+#[test]
+fn min_replicas_zero_needs_an_object_or_external_metric() {
+    let spec = HpaSpec::new(0, 10, vec![cpu_utilization(50)]);
+    let observed = HpaObservation::new(2, cpu_pods(2, 1000), vec![cpu_usage_of(&[500, 500])]);
+    let err = reconcile(
+        &spec,
+        &observed,
+        &mut HpaState::new(),
+        &HpaControllerConfig::default(),
+        NOW,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, HpaError::InvalidSpec { ref field, .. } if field == "metrics"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Object or External"), "{err}");
+    // Without metrics the default is CPU, which cannot scale from zero either.
+    assert!(HpaSpec::new(0, 10, vec![]).validate().is_err());
+    assert!(demand_spec(0, 10).validate().is_ok());
+}
+
+#[test]
+fn scaled_to_zero_condition_rule() {
     let fast_down = HpaScalingRules {
         stabilization_window_seconds: Some(0),
         ..HpaScalingRules::default()
@@ -251,7 +313,7 @@ fn scale_to_zero_and_back_with_the_feature_gate() {
         scale_up: None,
         scale_down: Some(fast_down),
     });
-    let config = HpaControllerConfig::default().with_scale_to_zero(true);
+    let config = HpaControllerConfig::default().with_scaled_to_zero_condition(true);
     let mut state = HpaState::new();
     // Demand 0 from 2: ceil(0/1) = 0; Percent 100 % allows trunc(2 × 0) = 0; minReplicas 0.
     let d = step_with(&spec, &mut state, &config, 2, 0, at(0));
@@ -261,30 +323,32 @@ fn scale_to_zero_and_back_with_the_feature_gate() {
     let d = step_with(&spec, &mut state, &config, 0, 5, at(15));
     assert_eq!((d.desired_replicas, d.rescale), (4, true));
     assert!(!state.scaled_to_zero);
-    // Without the gate, zero replicas switch the HPA off.
-    let mut state = HpaState {
-        scaled_to_zero: true,
-        ..HpaState::new()
-    };
-    let d = step(&spec, &mut state, 0, 5, at(0));
+    // Under the condition rule a zero the HPA did not reach itself switches it off…
+    let d = step_with(&spec, &mut HpaState::new(), &config, 0, 5, at(0));
     assert_eq!((d.desired_replicas, d.rescale), (0, false));
-    assert!(
-        !state.scaled_to_zero,
-        "the condition is dropped when the gate is off"
-    );
+    // …while the default rule (minReplicas 0) scales it.
+    let d = step(&spec, &mut HpaState::new(), 0, 5, at(0));
+    assert_eq!((d.desired_replicas, d.rescale), (4, true));
+    // The default rule does not keep the condition.
+    let mut state = HpaState::new();
+    step(&spec, &mut state, 2, 0, at(0));
+    assert!(!state.scaled_to_zero);
 }
 
 #[test]
-fn from_zero_respects_min_replicas() {
+fn from_zero_respects_min_replicas_under_the_condition_rule() {
     // Scaled to zero earlier, minReplicas since raised to 3: come back to at least 3.
     let spec = demand_spec(3, 10).with_behavior(HpaBehavior::default());
-    let config = HpaControllerConfig::default().with_scale_to_zero(true);
+    let config = HpaControllerConfig::default().with_scaled_to_zero_condition(true);
     let mut state = HpaState {
         scaled_to_zero: true,
         ..HpaState::new()
     };
     let d = step_with(&spec, &mut state, &config, 0, 1, at(0));
     assert_eq!(d.desired_replicas, 3);
+    // Under the default rule, minReplicas 3 at zero replicas switches the HPA off.
+    let d = step(&spec, &mut state, 0, 1, at(0));
+    assert_eq!((d.desired_replicas, d.rescale), (0, false));
 }
 
 #[test]
