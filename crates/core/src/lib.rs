@@ -6,6 +6,7 @@
 
 pub mod hpa;
 pub mod quantity;
+pub mod quota;
 pub mod time;
 
 pub use time::Timestamp;
