@@ -184,6 +184,11 @@ impl ContainerAggregate {
         &self.oom
     }
 
+    /// Restores the OOM memory saved from an earlier run (e.g. next to a checkpoint).
+    pub fn restore_oom(&mut self, oom: OomMemory) {
+        self.oom = oom;
+    }
+
     /// The settings this aggregate was created with.
     pub fn config(&self) -> &AggregationConfig {
         &self.config

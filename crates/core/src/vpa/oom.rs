@@ -64,8 +64,10 @@ pub struct OomOutcome {
     pub escalated: bool,
 }
 
-/// Tidal's OOM memory of one container (see the module doc).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Tidal's OOM memory of one container (see the module doc). Serializable so the
+/// caller can keep it across restarts (upstream's checkpoint format has no place for it).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OomMemory {
     floor_bytes: f64,
     last_kill: Option<Timestamp>,
