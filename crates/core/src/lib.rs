@@ -17,3 +17,4 @@ pub mod instance;
 pub mod resources;
 pub mod scheduling;
 pub mod sync;
+pub mod vpa;
