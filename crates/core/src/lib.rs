@@ -14,3 +14,4 @@ pub mod expander;
 pub mod instance;
 pub mod resources;
 pub mod scheduling;
+pub mod vpa;
