@@ -137,7 +137,11 @@ impl KubeTargets {
             Err(kube::Error::Discovery(_)) => return Err(unsupported("no such kind")),
             Err(e) => return Err(TargetError::Api(Box::new(e))),
         };
-        if !caps.subresources.iter().any(|(sub, _)| sub.plural == "scale") {
+        if !caps
+            .subresources
+            .iter()
+            .any(|(sub, _)| sub.plural == "scale")
+        {
             return Err(unsupported("the kind has no scale subresource"));
         }
         let api = Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, &resource);
