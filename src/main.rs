@@ -25,6 +25,8 @@ enum Command {
     ClusterAutoscaler(tidal_cluster_autoscaler::cli::Args),
     /// Custom and external metrics API server for the HPA.
     MetricsAdapter(tidal_metrics_adapter::app::Args),
+    /// OOM-aware vertical pod autoscaler recommender (`tidal vpa crds` prints the CRDs).
+    Vpa(tidal_vpa::cli::Args),
     /// Print the version.
     Version,
 }
@@ -45,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => tidal_simulate::run(args).await,
         Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
+        Command::Vpa(args) => tidal_vpa::cli::run(args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())
