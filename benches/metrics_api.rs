@@ -19,12 +19,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tidal_core::Timestamp;
 use tidal_metrics_adapter::api::{self, ApiState};
 use tidal_metrics_adapter::auth::{PeerCertificate, RequestHeaderAuth};
-use tidal_metrics_adapter::metrics::{Clock, Metrics};
+use tidal_metrics_adapter::metrics::Metrics;
 use tidal_metrics_adapter::selector;
 use tidal_metrics_adapter::store::{CustomQuery, ExternalQuery, MetricStore, ObjectSelector};
 use tidal_metrics_adapter::testing::{
     EXTERNAL_METRIC, PODS_METRIC, Pki, TestServer, fill_synthetic, synthetic_hpa, synthetic_paths,
 };
+use tidal_runtime::Clock;
 use tower::ServiceExt;
 
 const HPAS: usize = 10_000;
@@ -166,7 +167,7 @@ fn metrics_api(c: &mut Criterion) {
         .build()
         .unwrap();
     let store = store();
-    let clock: Clock = Arc::new(now);
+    let clock = Clock::wall();
     bench_store(c, &store);
     let state = ApiState {
         store: store.clone(),

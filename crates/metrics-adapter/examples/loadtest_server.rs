@@ -11,13 +11,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tidal_core::Timestamp;
-use tidal_metrics_adapter::metrics::{Clock, Metrics};
+use tidal_metrics_adapter::metrics::Metrics;
 use tidal_metrics_adapter::store::MetricStore;
 use tidal_metrics_adapter::testing::{Pki, TestServer, fill_synthetic};
+use tidal_runtime::Clock;
 
 fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
@@ -47,7 +47,7 @@ async fn main() {
     let store = MetricStore::new();
     // Valid for the whole run: the load test measures serving, not collection.
     fill_synthetic(&store, hpas, pods, now(), Duration::from_secs(24 * 3600));
-    let clock: Clock = Arc::new(now);
+    let clock = Clock::system();
     let server = TestServer::start(
         store,
         &pki,

@@ -14,14 +14,14 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use prometheus_client::registry::Registry;
 use rustls::ServerConfig;
-use tidal_runtime::{Readiness, admin};
+use tidal_runtime::{Clock, Readiness, admin};
 use tokio::sync::watch;
 
 use crate::api::{self, ApiState};
 use crate::auth::RequestHeaderAuth;
-use crate::collection::{Collection, DebugCollectors, wall_clock};
+use crate::collection::{Collection, DebugCollectors};
 use crate::config::CollectionSettings;
-use crate::metrics::{Clock, Metrics, ValueAgeCollector};
+use crate::metrics::{Metrics, ValueAgeCollector};
 use crate::server::{ConnectionLimits, serve_tls};
 use crate::store::MetricStore;
 use crate::tls;
@@ -202,7 +202,7 @@ async fn prepare(args: &Args) -> anyhow::Result<Prepared> {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let prepared = prepare(&args).await?;
     let shutdown: Shutdown = tidal_runtime::shutdown_signal().boxed().shared();
-    let clock = wall_clock();
+    let clock = Clock::system();
     let store = MetricStore::new();
     let mut registry = Registry::with_prefix("tidal_metrics_adapter");
     let metrics = Metrics::new(&mut registry);
@@ -212,6 +212,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         store.clone(),
         args.collection_settings(),
         metrics.clone(),
+        clock.clone(),
     )?;
 
     let readiness = Readiness::new();
@@ -281,7 +282,7 @@ pub async fn serve_api(
 async fn debug_collectors(
     State((debug, clock)): State<(DebugCollectors, Clock)>,
 ) -> axum::Json<serde_json::Value> {
-    axum::Json(debug.json(clock()))
+    axum::Json(debug.json(clock.now()))
 }
 
 fn debug_router(debug: DebugCollectors, clock: Clock) -> Router {
@@ -296,7 +297,7 @@ async fn purge_loop(store: MetricStore, clock: Clock, shutdown: Shutdown) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let dropped = store.purge_expired(clock());
+                let dropped = store.purge_expired(clock.now());
                 if dropped > 0 {
                     tracing::debug!(dropped, "dropped expired metric values");
                 }
@@ -373,7 +374,7 @@ mod tests {
         let client = kube::Client::new(mock, "default");
         let store = MetricStore::new();
         let now = tidal_core::Timestamp::from_secs(1_800_000_000);
-        let clock: Clock = Arc::new(move || now);
+        let clock = Clock::manual(now);
         crate::testing::fill_synthetic(
             &store,
             1,
@@ -384,8 +385,14 @@ mod tests {
         let mut registry = Registry::with_prefix("tidal_metrics_adapter");
         let metrics = Metrics::new(&mut registry);
         ValueAgeCollector::register(&mut registry, store.clone(), clock.clone());
-        let collection =
-            Collection::new(client, store, CollectionSettings::default(), metrics).unwrap();
+        let collection = Collection::new(
+            client,
+            store,
+            CollectionSettings::default(),
+            metrics,
+            clock.clone(),
+        )
+        .unwrap();
         let app = admin::router(
             Arc::new(registry),
             Readiness::new(),

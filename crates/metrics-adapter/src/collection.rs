@@ -1,4 +1,4 @@
-//! The collection side in one piece: HPA watch → collector configs → scheduler → store, with
+//! The collection side in one piece: HPA watch → collector configs → poller → store, with
 //! the pod watch, Warning Events and `/debug/collectors`. `app.rs` builds a [`Collection`],
 //! mounts [`Collection::debug`] and runs it.
 
@@ -8,16 +8,17 @@ use std::sync::Arc;
 use futures::FutureExt;
 use serde_json::Value;
 use tidal_core::Timestamp;
+use tidal_runtime::Clock;
 
-use crate::cluster::KubeCluster;
+use crate::adapters::kube_cluster::KubeClusterView;
 use crate::collector::{Backends, CollectError};
 use crate::config::CollectionSettings;
 use crate::debug_collectors::debug_collectors_json;
 use crate::events::{EventSink, QueuedEvents, Warning, run_event_publisher};
 use crate::hpa_watch::run_hpa_watch;
-use crate::metrics::{Clock, Metrics};
+use crate::metrics::Metrics;
 use crate::pod_watch::{PodIndex, run_pod_watch};
-use crate::scheduler::{Scheduler, SchedulerDeps};
+use crate::poller::{Poller, PollerDeps};
 use crate::store::MetricStore;
 
 /// Warnings waiting for the API; more are dropped (and logged) rather than blocking.
@@ -34,19 +35,14 @@ pub enum CollectionError {
 /// Read access to the collectors' state for `/debug/collectors`.
 #[derive(Clone, Debug)]
 pub struct DebugCollectors {
-    scheduler: Scheduler,
+    poller: Poller,
 }
 
 impl DebugCollectors {
     /// The `/debug/collectors` JSON body at `now`.
     pub fn json(&self, now: Timestamp) -> Value {
-        debug_collectors_json(&self.scheduler, now)
+        debug_collectors_json(&self.poller, now)
     }
-}
-
-/// The wall clock as [`Timestamp`].
-pub fn wall_clock() -> Clock {
-    Arc::new(|| Timestamp::from_millis(chrono::Utc::now().timestamp_millis()))
 }
 
 /// Everything the collection side runs.
@@ -54,7 +50,7 @@ pub struct Collection {
     client: kube::Client,
     store: MetricStore,
     settings: CollectionSettings,
-    scheduler: Scheduler,
+    poller: Poller,
     pods: PodIndex,
     events: QueuedEvents,
     event_rx: tokio::sync::mpsc::Receiver<Warning>,
@@ -63,36 +59,37 @@ pub struct Collection {
 impl std::fmt::Debug for Collection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collection")
-            .field("scheduler", &self.scheduler)
+            .field("poller", &self.poller)
             .finish_non_exhaustive()
     }
 }
 
 impl Collection {
-    /// Sets up clients and the scheduler; nothing runs until [`Collection::run`].
+    /// Sets up clients and the poller; nothing runs until [`Collection::run`].
     pub fn new(
         client: kube::Client,
         store: MetricStore,
         settings: CollectionSettings,
         metrics: Metrics,
+        clock: Clock,
     ) -> Result<Self, CollectionError> {
         let pods = PodIndex::new();
-        let cluster = Arc::new(KubeCluster::new(client.clone(), pods.clone()));
+        let cluster = Arc::new(KubeClusterView::new(client.clone(), pods.clone()));
         let backends = Backends::new(cluster, &settings).map_err(CollectionError::Setup)?;
         let (events, event_rx) = QueuedEvents::new(EVENT_QUEUE);
-        let scheduler = Scheduler::new(SchedulerDeps {
+        let poller = Poller::new(PollerDeps {
             store: store.clone(),
             metrics,
             factory: Arc::new(backends),
             events: Arc::new(events.clone()),
-            clock: wall_clock(),
+            clock,
             max_concurrent: settings.max_concurrent_collections,
         });
         Ok(Self {
             client,
             store,
             settings,
-            scheduler,
+            poller,
             pods,
             events,
             event_rx,
@@ -102,7 +99,7 @@ impl Collection {
     /// Handle for `/debug/collectors`.
     pub fn debug(&self) -> DebugCollectors {
         DebugCollectors {
-            scheduler: self.scheduler.clone(),
+            poller: self.poller.clone(),
         }
     }
 
@@ -119,7 +116,7 @@ impl Collection {
             )),
             tokio::spawn(run_hpa_watch(
                 self.client.clone(),
-                self.scheduler.clone(),
+                self.poller.clone(),
                 events,
                 self.settings,
                 shutdown.clone(),
@@ -130,25 +127,11 @@ impl Collection {
                 shutdown.clone(),
             )),
         ];
-        self.scheduler.run(shutdown).await;
+        self.poller.run(shutdown).await;
         for task in tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "collection task failed");
             }
         }
     }
-}
-
-/// Builds a [`Collection`] and runs it until `shutdown` resolves.
-pub async fn run_collection(
-    client: kube::Client,
-    store: MetricStore,
-    settings: CollectionSettings,
-    metrics: Metrics,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), CollectionError> {
-    Collection::new(client, store, settings, metrics)?
-        .run(shutdown)
-        .await;
-    Ok(())
 }

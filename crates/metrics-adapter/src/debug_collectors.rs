@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tidal_core::Timestamp;
 
 use crate::collector::Collected;
-use crate::scheduler::{CollectorReport, Scheduler};
+use crate::poller::{CollectorReport, Poller};
 
 fn time(t: Option<Timestamp>) -> Value {
     t.and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millis()))
@@ -55,8 +55,8 @@ pub fn report_json(report: &CollectorReport, now: Timestamp) -> Value {
 }
 
 /// The `/debug/collectors` body at `now`.
-pub fn debug_collectors_json(scheduler: &Scheduler, now: Timestamp) -> Value {
-    let collectors: Vec<Value> = scheduler
+pub fn debug_collectors_json(poller: &Poller, now: Timestamp) -> Value {
+    let collectors: Vec<Value> = poller
         .reports()
         .iter()
         .map(|r| report_json(r, now))
@@ -72,7 +72,7 @@ mod tests {
     use super::*;
     use crate::annotations::{MetricKey, MetricType};
     use crate::config::{CollectorType, HpaKey};
-    use crate::scheduler::CollectorStatus;
+    use crate::poller::CollectorStatus;
     use crate::store::CollectorId;
 
     #[test]

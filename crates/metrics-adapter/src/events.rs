@@ -38,10 +38,12 @@ pub trait EventSink: Send + Sync {
     fn warn(&self, warning: Warning);
 }
 
-/// Drops warnings (for tests and when events are off).
+/// Drops warnings.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct NoEvents;
 
+#[cfg(test)]
 impl EventSink for NoEvents {
     fn warn(&self, _warning: Warning) {}
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the metrics adapter (prefix `tidal_metrics_adapter_`).
 //!
 //! - API serving: latency histogram by API group/version, requests by group/version/code.
-//! - Collection (recorded by the scheduler): collections and errors by collector type and HPA.
+//! - Collection (recorded by the poller): collections and errors by collector type and HPA.
 //! - Value age: computed at scrape time from the store, one series per collector, so it never
 //!   outlives the collector and never needs updating by the writers.
 //!
@@ -19,7 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tidal_core::Timestamp;
+use tidal_runtime::Clock;
 
 use crate::store::MetricStore;
 
@@ -238,9 +238,6 @@ impl Metrics {
     }
 }
 
-/// Source of "now" for scrape-time gauges (wall clock in production).
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
 /// Scrape-time gauge `value_age_seconds{namespace,hpa,metric_type,metric}`: age of the newest
 /// value each collector holds in the store.
 pub struct ValueAgeCollector {
@@ -271,7 +268,7 @@ impl ValueAgeCollector {
 
 impl Collector for ValueAgeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let now = (self.clock)();
+        let now = self.clock.now();
         let snapshot = self.store.snapshot();
         let gauge_type = ConstGauge::new(0.0f64).metric_type();
         let mut metric = encoder.encode_descriptor(

@@ -13,11 +13,11 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tidal_core::Timestamp;
 
-use crate::cluster::PodInfo;
+use crate::ports::PodSummary;
 use crate::selector::{Selector, SelectorExt};
 use crate::store::MetricStore;
 
-type Namespaces = HashMap<String, BTreeMap<String, PodInfo>>;
+type Namespaces = HashMap<String, BTreeMap<String, PodSummary>>;
 
 /// Pods by namespace and name, shared between the watch and the collectors.
 #[derive(Clone, Debug, Default)]
@@ -37,7 +37,7 @@ impl PodIndex {
     }
 
     /// Adds or replaces a pod.
-    pub fn upsert(&self, pod: PodInfo) {
+    pub fn upsert(&self, pod: PodSummary) {
         self.write()
             .entry(pod.namespace.clone())
             .or_default()
@@ -58,7 +58,7 @@ impl PodIndex {
     }
 
     /// Replaces the whole index (after a re-list); returns the pods that disappeared.
-    pub fn replace_all(&self, pods: Vec<PodInfo>) -> Vec<(String, String)> {
+    pub fn replace_all(&self, pods: Vec<PodSummary>) -> Vec<(String, String)> {
         let mut fresh: Namespaces = HashMap::new();
         for pod in pods {
             fresh
@@ -78,7 +78,7 @@ impl PodIndex {
     }
 
     /// Pods of `namespace` matching `selector`, ordered by name.
-    pub fn select(&self, namespace: &str, selector: &Selector) -> Vec<PodInfo> {
+    pub fn select(&self, namespace: &str, selector: &Selector) -> Vec<PodSummary> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
             .get(namespace)
@@ -92,24 +92,20 @@ impl PodIndex {
     }
 
     /// Number of pods indexed.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner.values().map(BTreeMap::len).sum()
     }
-
-    /// True when no pod is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The parts of a pod collectors use; `None` for a pod without namespace or name.
-pub fn pod_info(pod: &Pod) -> Option<PodInfo> {
+pub(crate) fn pod_info(pod: &Pod) -> Option<PodSummary> {
     let status = pod.status.as_ref();
     let ready = status
         .and_then(|s| s.conditions.as_ref())
         .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-    Some(PodInfo {
+    Some(PodSummary {
         namespace: pod.metadata.namespace.clone()?,
         name: pod.metadata.name.clone()?,
         ip: status
@@ -130,7 +126,7 @@ pub fn pod_info(pod: &Pod) -> Option<PodInfo> {
 pub struct PodWatchHandler {
     index: PodIndex,
     store: MetricStore,
-    relist: Option<Vec<PodInfo>>,
+    relist: Option<Vec<PodSummary>>,
 }
 
 impl PodWatchHandler {

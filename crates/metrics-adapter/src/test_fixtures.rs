@@ -13,9 +13,8 @@ use axum::routing::get;
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
-use crate::cluster::{ClusterView, PodInfo, RoutingInfo};
-use crate::collector::CollectError;
 use crate::config::{RoutingKind, ScaleTarget};
+use crate::ports::{ClusterError, ClusterView, PodSummary, RoutingInfo};
 use crate::selector::{Selector, SelectorExt};
 
 /// What one fake pod endpoint answers.
@@ -62,8 +61,8 @@ pub async fn serve(reply: Reply) -> (SocketAddr, std::sync::Arc<AtomicUsize>) {
 }
 
 /// A ready pod in namespace `shop` labelled `app=web`, Ready since `ready_since`.
-pub fn ready_pod(name: &str, ready_since: Timestamp) -> PodInfo {
-    PodInfo {
+pub fn ready_pod(name: &str, ready_since: Timestamp) -> PodSummary {
+    PodSummary {
         namespace: "shop".into(),
         name: name.into(),
         ip: Some(Ipv4Addr::LOCALHOST.into()),
@@ -79,7 +78,7 @@ pub fn ready_pod(name: &str, ready_since: Timestamp) -> PodInfo {
 #[derive(Default)]
 pub struct FakeCluster {
     /// Pods and the loopback port each one listens on.
-    pub pods: Vec<(PodInfo, u16)>,
+    pub pods: Vec<(PodSummary, u16)>,
     /// Routing info per (namespace, name).
     pub routing: HashMap<(String, String), RoutingInfo>,
     /// Selector lookups made.
@@ -87,7 +86,7 @@ pub struct FakeCluster {
 }
 
 impl ClusterView for FakeCluster {
-    fn pods(&self, namespace: &str, selector: &Selector) -> Vec<PodInfo> {
+    fn pods(&self, namespace: &str, selector: &Selector) -> Vec<PodSummary> {
         self.pods
             .iter()
             .map(|(p, _)| p)
@@ -100,7 +99,7 @@ impl ClusterView for FakeCluster {
         &'a self,
         _namespace: &'a str,
         target: &'a ScaleTarget,
-    ) -> BoxFuture<'a, Result<Selector, CollectError>> {
+    ) -> BoxFuture<'a, Result<Selector, ClusterError>> {
         self.selector_calls.lock().unwrap().push(target.clone());
         Box::pin(async {
             Ok([("app".to_string(), "web".to_string())]
@@ -114,20 +113,20 @@ impl ClusterView for FakeCluster {
         namespace: &'a str,
         kind: RoutingKind,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<RoutingInfo, CollectError>> {
+    ) -> BoxFuture<'a, Result<RoutingInfo, ClusterError>> {
         let found = self
             .routing
             .get(&(namespace.to_string(), name.to_string()))
             .cloned();
         Box::pin(async move {
-            found.ok_or_else(|| CollectError::Routing {
+            found.ok_or_else(|| ClusterError::Routing {
                 object: format!("{kind:?} {namespace}/{name}"),
                 problem: "not found".into(),
             })
         })
     }
 
-    fn pod_address(&self, pod: &PodInfo, _port: u16) -> Option<SocketAddr> {
+    fn pod_address(&self, pod: &PodSummary, _port: u16) -> Option<SocketAddr> {
         self.pods
             .iter()
             .find(|(p, _)| p.name == pod.name)

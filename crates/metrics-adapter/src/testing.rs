@@ -12,10 +12,11 @@ use rustls::ClientConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tidal_core::Timestamp;
 use tidal_core::quantity::Quantity;
+use tidal_runtime::Clock;
 
 use crate::api::ApiState;
 use crate::auth::RequestHeaderAuth;
-use crate::metrics::{Clock, Metrics};
+use crate::metrics::Metrics;
 use crate::server::ConnectionLimits;
 use crate::store::{CollectorId, DescribedObject, MetricStore, MetricValue, Sample};
 use crate::tls::{self, TlsError};

@@ -10,12 +10,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tidal_core::Timestamp;
 use tidal_core::quantity::Quantity;
-use tidal_metrics_adapter::metrics::{Clock, Metrics};
+use tidal_metrics_adapter::metrics::Metrics;
 use tidal_metrics_adapter::server::ConnectionLimits;
 use tidal_metrics_adapter::store::{
     CollectorId, DescribedObject, MetricStore, MetricValue, Sample,
 };
 use tidal_metrics_adapter::testing::{Access, Identity, Pki, TestServer};
+use tidal_runtime::Clock;
 
 const PROXY_CN: &str = "front-proxy-client";
 const TTL: Duration = Duration::from_secs(180);
@@ -25,7 +26,7 @@ fn now() -> Timestamp {
 }
 
 fn clock() -> Clock {
-    Arc::new(now)
+    Clock::wall()
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -22,7 +22,9 @@ use serde::Deserialize;
 use tidal_core::Timestamp;
 
 use crate::auth::{self, RequestHeaderAuth};
-use crate::metrics::{ApiLabels, Clock, Metrics};
+use tidal_runtime::Clock;
+
+use crate::metrics::{ApiLabels, Metrics};
 use crate::store::MetricStore;
 use status::{ApiError, json_response};
 
@@ -49,7 +51,7 @@ pub struct ApiState {
 impl ApiState {
     /// The current time according to the state's clock.
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.clock.now()
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::ports::ClusterError;
+
 /// A failed collection. No value is written for it: the old one expires by its TTL and the HPA
 /// sees "no metric", which makes it hold instead of scaling on a made-up number.
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +82,6 @@ pub enum CollectError {
         #[source]
         first: Box<CollectError>,
     },
-    /// The scale target's selector selects every pod of the namespace.
-    #[error("{what} has an empty selector; refusing to read every pod of the namespace")]
-    EmptySelector {
-        /// The workload.
-        what: String,
-    },
     /// A value is NaN or infinite.
     #[error("{what}: value {value} is not a finite number")]
     NotFinite {
@@ -133,15 +129,9 @@ pub enum CollectError {
         /// What is wrong.
         problem: String,
     },
-    /// A Kubernetes API call failed.
-    #[error("{what}: {source}")]
-    Kubernetes {
-        /// What was read.
-        what: String,
-        /// The cause.
-        #[source]
-        source: kube::Error,
-    },
+    /// The cluster could not answer (a workload's selector, an Ingress, a RouteGroup).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     /// An AWS call failed.
     #[error("SQS {region} queue {queue:?}: {operation}: {message}")]
     Aws {
@@ -186,11 +176,11 @@ impl CollectError {
             | CollectError::NotNumber { .. }
             | CollectError::Ambiguous { .. } => "bad_response",
             CollectError::AllPodsFailed { first, .. } => first.reason(),
-            CollectError::EmptySelector { .. } | CollectError::Routing { .. } => "config",
+            CollectError::Routing { .. } => "config",
+            CollectError::Cluster(e) => e.label(),
             CollectError::NotFinite { .. } => "not_finite",
             CollectError::Prometheus { .. } => "backend",
             CollectError::EmptyResult { .. } | CollectError::NotOneValue { .. } => "no_data",
-            CollectError::Kubernetes { .. } => "kubernetes",
             CollectError::Aws { .. } => "aws",
             CollectError::Timeout { .. } => "timeout",
             CollectError::NoReplicas => "no_replicas",

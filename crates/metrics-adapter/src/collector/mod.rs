@@ -1,7 +1,7 @@
 //! Collectors: one type per backend behind the [`Collector`] trait.
 //!
 //! A collector is built once per distinct [`Source`] (so HPAs asking the same question share it)
-//! and asked to [`Collector::collect`] on every interval. It returns raw values; the scheduler
+//! and asked to [`Collector::collect`] on every interval. It returns raw values; the poller
 //! turns them into each HPA's samples.
 
 use std::collections::BTreeMap;
@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
-use crate::cluster::ClusterView;
 use crate::config::{CollectionSettings, Source};
+use crate::ports::ClusterView;
 
 mod error;
 pub mod json_path;
@@ -48,6 +48,12 @@ pub trait Collector: Send + Sync {
     fn collect(&self, now: Timestamp) -> BoxFuture<'_, Result<Collected, CollectError>>;
 }
 
+/// Builds collectors for sources ([`Backends`] in production, fakes in tests).
+pub trait CollectorFactory: Send + Sync {
+    /// The collector serving `source`.
+    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError>;
+}
+
 /// Shared clients collectors are built from.
 pub struct Backends {
     /// The cluster: pods, scale targets, Ingresses and RouteGroups.
@@ -65,6 +71,12 @@ impl std::fmt::Debug for Backends {
         f.debug_struct("Backends")
             .field("rps_query_template", &self.rps_query_template)
             .finish_non_exhaustive()
+    }
+}
+
+impl CollectorFactory for Backends {
+    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError> {
+        Backends::collector_for(self, source)
     }
 }
 

@@ -79,6 +79,7 @@ impl SqsClients {
     }
 
     /// How many GetQueueUrl calls were made (each (region, name) once while it exists).
+    #[cfg(test)]
     pub fn url_lookups(&self) -> usize {
         self.url_lookups.load(Ordering::Relaxed)
     }

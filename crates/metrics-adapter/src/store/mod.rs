@@ -1,6 +1,6 @@
 //! The in-memory metric store: collectors write samples, the API handlers read them.
 //!
-//! Contract for writers (collectors / scheduler):
+//! Contract for writers (collectors / poller):
 //! - Every collector has a stable [`CollectorId`] (`"namespace/hpa-name/metric-type/metric-name"`).
 //! - [`MetricStore::put`] *replaces* everything that collector wrote before, so a pod that is no
 //!   longer selected, or an object no longer described, disappears on the next collection.

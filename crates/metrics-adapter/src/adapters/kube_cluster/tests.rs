@@ -26,7 +26,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[tokio::test]
 async fn reads_and_caches_the_deployment_selector() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let cluster = KubeCluster::new(kube::Client::new(service, "default"), PodIndex::new());
+    let cluster = KubeClusterView::new(kube::Client::new(service, "default"), PodIndex::new());
     let target = ScaleTarget {
         api_version: "apps/v1".into(),
         kind: "Deployment".into(),
@@ -66,7 +66,7 @@ async fn reads_and_caches_the_deployment_selector() {
 #[tokio::test]
 async fn reads_ingress_hosts_and_backend_weights() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let cluster = KubeCluster::new(kube::Client::new(service, "default"), PodIndex::new());
+    let cluster = KubeClusterView::new(kube::Client::new(service, "default"), PodIndex::new());
     tokio::spawn(async move {
         let (request, send) = handle.next_request().await.expect("GET ingress");
         assert_eq!(
@@ -122,51 +122,5 @@ fn bad_backend_weights_annotation_is_reported() {
     assert!(
         err.to_string().contains(BACKEND_WEIGHTS_ANNOTATION),
         "{err}"
-    );
-}
-
-#[test]
-fn serving_pods_are_running_ready_and_old_enough() {
-    let now = Timestamp::from_secs(1000);
-    let pod = PodInfo {
-        namespace: "shop".into(),
-        name: "a".into(),
-        ip: Some("10.0.0.1".parse().unwrap()),
-        labels: BTreeMap::new(),
-        running: true,
-        ready: true,
-        ready_since: Some(Timestamp::from_secs(970)),
-        deleting: false,
-    };
-    assert!(pod.serves(now, Duration::ZERO));
-    assert!(pod.serves(now, Duration::from_secs(30)));
-    assert!(!pod.serves(now, Duration::from_secs(31)));
-    assert!(
-        !PodInfo {
-            deleting: true,
-            ..pod.clone()
-        }
-        .serves(now, Duration::ZERO)
-    );
-    assert!(
-        !PodInfo {
-            ip: None,
-            ..pod.clone()
-        }
-        .serves(now, Duration::ZERO)
-    );
-    assert!(
-        !PodInfo {
-            running: false,
-            ..pod.clone()
-        }
-        .serves(now, Duration::ZERO)
-    );
-    assert!(
-        !PodInfo {
-            ready_since: None,
-            ..pod
-        }
-        .serves(now, Duration::from_secs(1))
     );
 }

@@ -555,5 +555,4 @@ fn check_special_keys(key: &MetricKey, annotations: &MetricAnnotations) -> Resul
 }
 
 #[cfg(test)]
-#[path = "build_tests.rs"]
 mod tests;

@@ -10,9 +10,9 @@ use tidal_core::Timestamp;
 
 use super::prometheus::{client, instant_value};
 use super::{CollectError, Collected, Collector};
-use crate::cluster::{ClusterView, RoutingInfo};
 use crate::config::valid_hostname;
 use crate::config::{RequestsPerSecond, RpsTarget};
+use crate::ports::{ClusterView, RoutingInfo};
 
 /// Fills a query template: `{hosts}` with skipper's host labels (`a_example_com|b_example_com`),
 /// `{hosts_regex}` with the hostnames as a regex, dots escaped for a PromQL string.
@@ -142,5 +142,4 @@ impl Collector for RequestsPerSecondCollector {
 }
 
 #[cfg(test)]
-#[path = "requests_per_second_tests.rs"]
 mod tests;

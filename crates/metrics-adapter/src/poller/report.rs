@@ -1,13 +1,13 @@
-//! What the scheduler knows about every HPA metric, for `/debug/collectors`.
+//! What the poller knows about every HPA metric, for `/debug/collectors`.
 
 use std::time::Duration;
 
-use super::{CollectorStatus, Scheduler};
+use super::{CollectorStatus, Poller};
 use crate::annotations::MetricKey;
 use crate::config::{CollectorType, HpaKey};
 use crate::store::CollectorId;
 
-/// One HPA metric as the scheduler sees it: collecting (with status) or failed config.
+/// One HPA metric as the poller sees it: collecting (with status) or failed config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectorReport {
     /// Store key; `None` for config errors not tied to one metric.
@@ -30,7 +30,7 @@ pub struct CollectorReport {
     pub config_error: Option<String>,
 }
 
-impl Scheduler {
+impl Poller {
     /// Every collecting metric and every config error, ordered by HPA and id.
     pub fn reports(&self) -> Vec<CollectorReport> {
         let state = self.lock();

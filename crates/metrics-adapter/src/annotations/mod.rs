@@ -325,5 +325,4 @@ pub fn parse_annotations(annotations: &BTreeMap<String, String>) -> ParsedAnnota
 }
 
 #[cfg(test)]
-#[path = "annotations_tests.rs"]
 mod tests;

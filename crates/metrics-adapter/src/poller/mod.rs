@@ -1,4 +1,4 @@
-//! One scheduler for every collector.
+//! The poller: runs every collector at its interval and fans the results out to the store.
 //!
 //! - Each HPA metric subscribes to the query of its [`Source`]; equal sources (same backend and
 //!   same query/URL/queue) from different HPAs are one query, run once per interval, and the
@@ -17,42 +17,33 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tidal_core::Timestamp;
+use tidal_runtime::Clock;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::collector::{Backends, CollectError, Collected, Collector};
+use crate::collector::{CollectError, Collected, Collector, CollectorFactory};
 use crate::config::{CollectorConfig, HpaCollectors, HpaKey, Source};
 use crate::events::{EventSink, REASON_COLLECTION, Warning};
-use crate::metrics::{Clock, Metrics};
+use crate::metrics::Metrics;
 use crate::store::{CollectorId, MetricStore};
 
 mod output;
 mod report;
 mod state;
 
-pub use output::{quantity, samples_for};
+use output::samples_for;
 pub use report::CollectorReport;
-pub use state::{CollectorStatus, start_offset};
+pub use state::CollectorStatus;
+#[cfg(test)]
+use state::start_offset;
 use state::{QueryId, State, Subscription};
 
 /// Values live for this many intervals: one or two failed collections do not drop a metric.
 pub const TTL_INTERVALS: u32 = 3;
 
-/// Builds collectors for sources ([`Backends`] in production, fakes in tests).
-pub trait CollectorFactory: Send + Sync {
-    /// The collector serving `source`.
-    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError>;
-}
-
-impl CollectorFactory for Backends {
-    fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError> {
-        Backends::collector_for(self, source)
-    }
-}
-
-/// What the scheduler writes to and reads from.
+/// What the poller writes to and reads from.
 #[derive(Clone)]
-pub struct SchedulerDeps {
+pub struct PollerDeps {
     /// Where values go.
     pub store: MetricStore,
     /// Collection counters.
@@ -71,28 +62,28 @@ struct Shared {
     state: Mutex<State>,
     wake: Notify,
     permits: Arc<Semaphore>,
-    deps: SchedulerDeps,
+    deps: PollerDeps,
 }
 
-/// Handle to the scheduler; clones share it.
+/// Handle to the poller; clones share it.
 #[derive(Clone)]
-pub struct Scheduler {
+pub struct Poller {
     shared: Arc<Shared>,
 }
 
-impl std::fmt::Debug for Scheduler {
+impl std::fmt::Debug for Poller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
-        f.debug_struct("Scheduler")
+        f.debug_struct("Poller")
             .field("subscriptions", &state.subs.len())
             .field("queries", &state.queries.len())
             .finish()
     }
 }
 
-impl Scheduler {
-    /// A scheduler with nothing to collect yet; call [`Scheduler::run`] to start it.
-    pub fn new(deps: SchedulerDeps) -> Self {
+impl Poller {
+    /// A poller with nothing to collect yet; call [`Poller::run`] to start it.
+    pub fn new(deps: PollerDeps) -> Self {
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
@@ -195,16 +186,18 @@ impl Scheduler {
     }
 
     /// Number of distinct queries (after de-duplication).
+    #[cfg(test)]
     pub fn query_count(&self) -> usize {
         self.lock().queries.len()
     }
 
     /// Status of one HPA metric's collections.
+    #[cfg(test)]
     pub fn status(&self, id: &CollectorId) -> Option<CollectorStatus> {
         self.lock().subs.get(id).map(|s| s.status.clone())
     }
 
-    /// Runs the scheduler until `shutdown` resolves.
+    /// Runs the poller until `shutdown` resolves.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -258,7 +251,7 @@ impl Scheduler {
             }
             state.timers.peek().map(|t| t.0.0)
         };
-        let wall = (self.shared.deps.clock)();
+        let wall = self.shared.deps.clock.now();
         for (query_id, error) in setup_failures {
             self.complete(query_id, wall, Err(error));
         }
@@ -272,7 +265,7 @@ impl Scheduler {
         let this = self.clone();
         tokio::spawn(async move {
             let permit = this.shared.permits.clone().acquire_owned().await;
-            let started = (this.shared.deps.clock)();
+            let started = this.shared.deps.clock.now();
             let result = match tokio::time::timeout(timeout, collector.collect(started)).await {
                 Ok(result) => result,
                 Err(_) => Err(CollectError::Timeout { after: timeout }),
@@ -320,7 +313,7 @@ impl Scheduler {
     }
 }
 
-fn record_success(deps: &SchedulerDeps, sub: &mut Subscription, at: Timestamp, value: &Collected) {
+fn record_success(deps: &PollerDeps, sub: &mut Subscription, at: Timestamp, value: &Collected) {
     let config = &sub.config;
     deps.metrics.collection_succeeded(
         config.collector_type().as_str(),
@@ -342,7 +335,7 @@ fn record_success(deps: &SchedulerDeps, sub: &mut Subscription, at: Timestamp, v
 }
 
 fn record_failure(
-    deps: &SchedulerDeps,
+    deps: &PollerDeps,
     sub: &mut Subscription,
     at: Timestamp,
     error: &CollectError,
@@ -380,5 +373,4 @@ fn record_failure(
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

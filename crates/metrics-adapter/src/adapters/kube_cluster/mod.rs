@@ -1,9 +1,8 @@
-//! The cluster as collectors see it (a port): pods by selector, scale-target selectors, and the
-//! hosts of Ingresses and RouteGroups. [`KubeCluster`] is the real adapter: pods come from the
-//! watched [`PodIndex`] (no API call per collection), the rest from cached API reads.
+//! [`KubeClusterViewView`]: the [`ClusterView`] port over the Kubernetes API. Pods come from the
+//! watched [`PodIndex`] (no API call per collection); workload selectors, Ingresses and
+//! RouteGroups from API reads (selectors cached).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -12,79 +11,11 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
-use tidal_core::Timestamp;
 
-use crate::collector::CollectError;
 use crate::config::{RoutingKind, ScaleTarget};
 use crate::pod_watch::PodIndex;
+use crate::ports::{ClusterError, ClusterView, PodSummary, RoutingInfo};
 use crate::selector::Selector;
-
-/// What collectors need to know about one pod.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodInfo {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// `status.podIP`.
-    pub ip: Option<IpAddr>,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// `status.phase == Running`.
-    pub running: bool,
-    /// Ready condition is `True`.
-    pub ready: bool,
-    /// When the Ready condition last changed.
-    pub ready_since: Option<Timestamp>,
-    /// `metadata.deletionTimestamp` is set.
-    pub deleting: bool,
-}
-
-impl PodInfo {
-    /// Running, Ready, not terminating, with an IP, and Ready for at least `min_ready_age`.
-    pub fn serves(&self, now: Timestamp, min_ready_age: Duration) -> bool {
-        let old_enough = min_ready_age.is_zero()
-            || self
-                .ready_since
-                .is_some_and(|since| now.since(since) >= min_ready_age);
-        self.running && self.ready && !self.deleting && self.ip.is_some() && old_enough
-    }
-}
-
-/// Hosts and backend weights of an Ingress or RouteGroup.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RoutingInfo {
-    /// Hostnames the object routes.
-    pub hosts: Vec<String>,
-    /// Traffic weight per backend name (relative; need not sum to 100).
-    pub backend_weights: BTreeMap<String, f64>,
-}
-
-/// Read access to the cluster for collectors.
-pub trait ClusterView: Send + Sync {
-    /// Pods of `namespace` whose labels match `selector`, ready or not.
-    fn pods(&self, namespace: &str, selector: &Selector) -> Vec<PodInfo>;
-
-    /// The pod selector of a Deployment or StatefulSet.
-    fn scale_target_selector<'a>(
-        &'a self,
-        namespace: &'a str,
-        target: &'a ScaleTarget,
-    ) -> BoxFuture<'a, Result<Selector, CollectError>>;
-
-    /// Hosts and backend weights of an Ingress or RouteGroup.
-    fn routing<'a>(
-        &'a self,
-        namespace: &'a str,
-        kind: RoutingKind,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<RoutingInfo, CollectError>>;
-
-    /// Where to reach `pod` on `port`. Tests override this to point pods at loopback servers.
-    fn pod_address(&self, pod: &PodInfo, port: u16) -> Option<SocketAddr> {
-        pod.ip.map(|ip| SocketAddr::new(ip, port))
-    }
-}
 
 /// Selectors of workloads are immutable, so a long cache only matters when a workload is
 /// deleted and recreated with another selector.
@@ -94,19 +25,19 @@ const SELECTOR_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const BACKEND_WEIGHTS_ANNOTATION: &str = "zalando.org/backend-weights";
 
 /// [`ClusterView`] over the Kubernetes API.
-pub struct KubeCluster {
+pub struct KubeClusterView {
     client: kube::Client,
     pods: PodIndex,
     selectors: Mutex<HashMap<(String, ScaleTarget), (Selector, tokio::time::Instant)>>,
 }
 
-impl std::fmt::Debug for KubeCluster {
+impl std::fmt::Debug for KubeClusterView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeCluster").finish_non_exhaustive()
+        f.debug_struct("KubeClusterView").finish_non_exhaustive()
     }
 }
 
-impl KubeCluster {
+impl KubeClusterView {
     /// A view reading pods from `pods` (kept current by the pod watch) and the rest via `client`.
     pub fn new(client: kube::Client, pods: PodIndex) -> Self {
         Self {
@@ -120,11 +51,11 @@ impl KubeCluster {
         &self,
         namespace: &str,
         target: &ScaleTarget,
-    ) -> Result<Selector, CollectError> {
+    ) -> Result<Selector, ClusterError> {
         let what = format!("{} {namespace}/{}", target.kind, target.name);
-        let kube_err = |source| CollectError::Kubernetes {
+        let kube_err = |source: kube::Error| ClusterError::Api {
             what: format!("reading {what}"),
-            source,
+            source: Box::new(source),
         };
         let selector: Option<LabelSelector> = match target.kind.as_str() {
             "Deployment" => Api::<Deployment>::namespaced(self.client.clone(), namespace)
@@ -140,7 +71,7 @@ impl KubeCluster {
                 .spec
                 .map(|s| s.selector),
             other => {
-                return Err(CollectError::Routing {
+                return Err(ClusterError::Routing {
                     object: what.clone(),
                     problem: format!("kind {other:?} has no pod selector Tidal can read"),
                 });
@@ -151,25 +82,25 @@ impl KubeCluster {
 }
 
 /// Converts a workload's selector, refusing one that would select every pod.
-pub fn workload_selector(
+pub(crate) fn workload_selector(
     what: &str,
     selector: Option<LabelSelector>,
-) -> Result<Selector, CollectError> {
+) -> Result<Selector, ClusterError> {
     let selector = selector.unwrap_or_default();
-    let converted = Selector::try_from(selector).map_err(|e| CollectError::Routing {
+    let converted = Selector::try_from(selector).map_err(|e| ClusterError::Routing {
         object: what.to_string(),
         problem: format!("invalid selector: {e}"),
     })?;
     if converted.selects_all() {
-        return Err(CollectError::EmptySelector {
+        return Err(ClusterError::EmptySelector {
             what: what.to_string(),
         });
     }
     Ok(converted)
 }
 
-impl ClusterView for KubeCluster {
-    fn pods(&self, namespace: &str, selector: &Selector) -> Vec<PodInfo> {
+impl ClusterView for KubeClusterView {
+    fn pods(&self, namespace: &str, selector: &Selector) -> Vec<PodSummary> {
         self.pods.select(namespace, selector)
     }
 
@@ -177,7 +108,7 @@ impl ClusterView for KubeCluster {
         &'a self,
         namespace: &'a str,
         target: &'a ScaleTarget,
-    ) -> BoxFuture<'a, Result<Selector, CollectError>> {
+    ) -> BoxFuture<'a, Result<Selector, ClusterError>> {
         Box::pin(async move {
             let key = (namespace.to_string(), target.clone());
             let cached = self
@@ -204,12 +135,12 @@ impl ClusterView for KubeCluster {
         namespace: &'a str,
         kind: RoutingKind,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<RoutingInfo, CollectError>> {
+    ) -> BoxFuture<'a, Result<RoutingInfo, ClusterError>> {
         Box::pin(async move {
             let what = format!("{kind:?} {namespace}/{name}");
-            let kube_err = |source| CollectError::Kubernetes {
+            let kube_err = |source: kube::Error| ClusterError::Api {
                 what: format!("reading {what}"),
-                source,
+                source: Box::new(source),
             };
             match kind {
                 RoutingKind::Ingress => {
@@ -233,7 +164,7 @@ impl ClusterView for KubeCluster {
 }
 
 /// Hosts of an Ingress's rules and weights from [`BACKEND_WEIGHTS_ANNOTATION`].
-pub fn ingress_routing(what: &str, ingress: &Ingress) -> Result<RoutingInfo, CollectError> {
+pub(crate) fn ingress_routing(what: &str, ingress: &Ingress) -> Result<RoutingInfo, ClusterError> {
     let hosts = ingress
         .spec
         .as_ref()
@@ -247,7 +178,7 @@ pub fn ingress_routing(what: &str, ingress: &Ingress) -> Result<RoutingInfo, Col
         .and_then(|a| a.get(BACKEND_WEIGHTS_ANNOTATION))
     {
         None => BTreeMap::new(),
-        Some(raw) => serde_json::from_str(raw).map_err(|e| CollectError::Routing {
+        Some(raw) => serde_json::from_str(raw).map_err(|e| ClusterError::Routing {
             object: what.to_string(),
             problem: format!(
                 "annotation {BACKEND_WEIGHTS_ANNOTATION} is not a JSON map of numbers: {e}"
@@ -261,10 +192,10 @@ pub fn ingress_routing(what: &str, ingress: &Ingress) -> Result<RoutingInfo, Col
 }
 
 /// Hosts of a RouteGroup (`spec.hosts`) and weights of its `spec.defaultBackends`.
-pub fn route_group_routing(
+pub(crate) fn route_group_routing(
     what: &str,
     data: &serde_json::Value,
-) -> Result<RoutingInfo, CollectError> {
+) -> Result<RoutingInfo, ClusterError> {
     let spec = &data["spec"];
     let hosts = spec["hosts"]
         .as_array()
@@ -277,7 +208,7 @@ pub fn route_group_routing(
     let mut backend_weights = BTreeMap::new();
     for backend in spec["defaultBackends"].as_array().into_iter().flatten() {
         let Some(name) = backend["backendName"].as_str() else {
-            return Err(CollectError::Routing {
+            return Err(ClusterError::Routing {
                 object: what.to_string(),
                 problem: "spec.defaultBackends entry without backendName".to_string(),
             });
@@ -292,5 +223,4 @@ pub fn route_group_routing(
 }
 
 #[cfg(test)]
-#[path = "cluster_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@
 //! collectors and values are dropped.
 //!
 //! [`HpaWatchHandler::handle`] turns watch events into [`HpaAction`]s (values, easy to test);
-//! [`apply_actions`] carries them out on the scheduler and the event sink.
+//! [`apply_actions`] carries them out on the poller and the event sink.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -19,7 +19,7 @@ use kube::runtime::watcher::{self, Event};
 use crate::annotations::ANNOTATION_PREFIX;
 use crate::config::{CollectionSettings, HpaCollectors, HpaKey, build_hpa_collectors};
 use crate::events::{ConfigWarnings, EventSink, Warning, config_warning};
-use crate::scheduler::Scheduler;
+use crate::poller::Poller;
 
 /// What to do after one watch event.
 #[derive(Clone, Debug, PartialEq)]
@@ -172,8 +172,8 @@ impl HpaWatchHandler {
     }
 }
 
-/// Carries out `actions` on the scheduler and the event sink.
-pub fn apply_actions(actions: Vec<HpaAction>, scheduler: &Scheduler, events: &dyn EventSink) {
+/// Carries out `actions` on the poller and the event sink.
+pub fn apply_actions(actions: Vec<HpaAction>, poller: &Poller, events: &dyn EventSink) {
     for action in actions {
         match action {
             HpaAction::Sync {
@@ -186,15 +186,15 @@ pub fn apply_actions(actions: Vec<HpaAction>, scheduler: &Scheduler, events: &dy
                     tracing::warn!(hpa = %built.hpa, error = %error.error, "metric config error");
                 }
                 tracing::info!(hpa = %built.hpa, collectors = built.configs.len(), errors = built.errors.len(), "HPA collectors built");
-                scheduler.sync_hpa(built, uid, replicas);
+                poller.sync_hpa(built, uid, replicas);
                 if let Some(warning) = warning {
                     events.warn(warning);
                 }
             }
-            HpaAction::Replicas { hpa, replicas } => scheduler.set_replicas(&hpa, replicas),
+            HpaAction::Replicas { hpa, replicas } => poller.set_replicas(&hpa, replicas),
             HpaAction::Remove(hpa) => {
                 tracing::info!(hpa = %hpa, "HPA gone; collectors removed");
-                scheduler.remove_hpa(&hpa);
+                poller.remove_hpa(&hpa);
             }
         }
     }
@@ -203,7 +203,7 @@ pub fn apply_actions(actions: Vec<HpaAction>, scheduler: &Scheduler, events: &dy
 /// Watches HPAs in all namespaces until `shutdown` resolves.
 pub async fn run_hpa_watch(
     client: kube::Client,
-    scheduler: Scheduler,
+    poller: Poller,
     events: std::sync::Arc<dyn EventSink>,
     settings: CollectionSettings,
     shutdown: impl Future<Output = ()>,
@@ -217,7 +217,7 @@ pub async fn run_hpa_watch(
         tokio::select! {
             () = &mut shutdown => return,
             next = stream.next() => match next {
-                Some(Ok(event)) => apply_actions(handler.handle(event), &scheduler, events.as_ref()),
+                Some(Ok(event)) => apply_actions(handler.handle(event), &poller, events.as_ref()),
                 Some(Err(e)) => tracing::warn!(error = %e, "HPA watch error; retrying with backoff"),
                 None => return,
             },
@@ -226,5 +226,4 @@ pub async fn run_hpa_watch(
 }
 
 #[cfg(test)]
-#[path = "hpa_watch_tests.rs"]
 mod tests;

@@ -10,8 +10,8 @@ use serde_json_path::JsonPath;
 use tidal_core::Timestamp;
 
 use super::{CollectError, Collected, Collector, PodValue, finite};
-use crate::cluster::{ClusterView, PodInfo};
 use crate::config::{HttpTimeouts, JsonPathSpec, PodsJsonPath, UrlJsonPath};
+use crate::ports::{ClusterView, PodSummary};
 
 /// Pods asked at the same time by one collection.
 const POD_CONCURRENCY: usize = 32;
@@ -148,7 +148,7 @@ impl PodsJsonPathCollector {
         })
     }
 
-    fn pod_url(&self, pod: &PodInfo) -> Option<String> {
+    fn pod_url(&self, pod: &PodSummary) -> Option<String> {
         let s = &self.source;
         let address = self.cluster.pod_address(pod, s.port)?;
         let query = s
@@ -169,14 +169,14 @@ impl PodsJsonPathCollector {
             .cluster
             .scale_target_selector(&s.namespace, &s.scale_target)
             .await?;
-        let pods: Vec<(PodInfo, String)> = self
+        let pods: Vec<(PodSummary, String)> = self
             .cluster
             .pods(&s.namespace, &selector)
             .into_iter()
             .filter(|p| p.serves(now, s.min_pod_ready_age))
             .filter_map(|p| self.pod_url(&p).map(|url| (p, url)))
             .collect();
-        let results: Vec<(PodInfo, Result<f64, CollectError>)> = stream::iter(pods)
+        let results: Vec<(PodSummary, Result<f64, CollectError>)> = stream::iter(pods)
             .map(|(pod, url)| async move {
                 let value = fetch_value(&self.http, &url, &self.path, &s.json).await;
                 (pod, value)
@@ -247,5 +247,4 @@ impl Collector for UrlJsonPathCollector {
 }
 
 #[cfg(test)]
-#[path = "json_path_tests.rs"]
 mod tests;

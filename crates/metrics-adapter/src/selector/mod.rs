@@ -354,5 +354,4 @@ fn validate_value(value: &str) -> Result<(), &'static str> {
 }
 
 #[cfg(test)]
-#[path = "selector_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! The scheduler's bookkeeping: subscriptions (one per HPA metric), queries (one per distinct
+//! The poller's bookkeeping: subscriptions (one per HPA metric), queries (one per distinct
 //! source, shared by its subscribers), the timer heap and per-collector status.
 
 use std::cmp::Reverse;

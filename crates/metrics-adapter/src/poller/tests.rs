@@ -123,7 +123,7 @@ impl EventSink for RecordedEvents {
 }
 
 struct Harness {
-    scheduler: Scheduler,
+    poller: Poller,
     factory: Arc<FakeFactory>,
     store: MetricStore,
     metrics: Metrics,
@@ -135,12 +135,9 @@ fn harness(max_concurrent: usize) -> Harness {
     let store = MetricStore::new();
     let metrics = Metrics::default();
     let events = Arc::new(RecordedEvents::default());
-    let start = Instant::now();
-    let clock: crate::metrics::Clock = Arc::new(move || {
-        // Virtual wall clock following tokio's (paused) time.
-        Timestamp::from_secs(1_800_000_000) + start.elapsed()
-    });
-    let scheduler = Scheduler::new(SchedulerDeps {
+    // Follows tokio's (paused) time.
+    let clock = tidal_runtime::Clock::system();
+    let poller = Poller::new(PollerDeps {
         store: store.clone(),
         metrics: metrics.clone(),
         factory: factory.clone(),
@@ -148,9 +145,9 @@ fn harness(max_concurrent: usize) -> Harness {
         clock,
         max_concurrent,
     });
-    tokio::spawn(scheduler.clone().run(std::future::pending()));
+    tokio::spawn(poller.clone().run(std::future::pending()));
     Harness {
-        scheduler,
+        poller,
         factory,
         store,
         metrics,
@@ -217,17 +214,17 @@ fn samples_of(store: &MetricStore, id: &str) -> Option<usize> {
 #[tokio::test(start_paused = true)]
 async fn shared_query_runs_once_per_interval_for_both_hpas() {
     let h = harness(8);
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built("a", vec![config("a", "events", "sum(x)", MINUTE)]),
         None,
         None,
     );
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built("b", vec![config("b", "load", "sum(x)", MINUTE)]),
         None,
         None,
     );
-    assert_eq!(h.scheduler.query_count(), 1);
+    assert_eq!(h.poller.query_count(), 1);
     let offset = start_offset(&source("sum(x)"), MINUTE);
     tokio::time::sleep(offset + 2 * MINUTE + Duration::from_secs(1)).await;
     assert_eq!(
@@ -246,9 +243,9 @@ async fn shared_query_runs_once_per_interval_for_both_hpas() {
 #[tokio::test(start_paused = true)]
 async fn shared_query_runs_at_the_shortest_interval() {
     let h = harness(8);
-    h.scheduler
+    h.poller
         .sync_hpa(built("a", vec![config("a", "m", "q", MINUTE)]), None, None);
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built("b", vec![config("b", "m", "q", Duration::from_secs(20))]),
         None,
         None,
@@ -287,7 +284,7 @@ async fn collectors_do_not_fire_together() {
     let h = harness(1000);
     for i in 0..600 {
         let name = format!("hpa{i}");
-        h.scheduler.sync_hpa(
+        h.poller.sync_hpa(
             built(&name, vec![config(&name, "m", &format!("q{i}"), MINUTE)]),
             None,
             None,
@@ -319,7 +316,7 @@ async fn a_failing_collector_leaves_no_value_and_warns_once() {
     *h.factory.default.lock().unwrap() = Some(Behaviour::Fail);
     let c = config("a", "events", "broken", MINUTE);
     let id = c.id.clone();
-    h.scheduler
+    h.poller
         .sync_hpa(built("a", vec![c]), Some("uid-a".into()), None);
     let offset = start_offset(&source("broken"), MINUTE);
     tokio::time::sleep(offset + 2 * MINUTE + Duration::from_secs(1)).await;
@@ -329,7 +326,7 @@ async fn a_failing_collector_leaves_no_value_and_warns_once() {
         None,
         "no value for a failed collection"
     );
-    let status = h.scheduler.status(&id).unwrap();
+    let status = h.poller.status(&id).unwrap();
     assert!(status.last_error.unwrap().contains("returned no data"));
     assert_eq!(status.consecutive_failures, 3);
     assert_eq!(
@@ -359,17 +356,17 @@ async fn a_failing_collector_leaves_no_value_and_warns_once() {
 #[tokio::test(start_paused = true)]
 async fn removed_hpa_values_vanish_and_collection_stops() {
     let h = harness(8);
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built("a", vec![config("a", "events", "q", MINUTE)]),
         None,
         None,
     );
     tokio::time::sleep(MINUTE).await;
     assert_eq!(samples_of(&h.store, "shop/a/external/events"), Some(1));
-    h.scheduler.remove_hpa(&hpa("a"));
+    h.poller.remove_hpa(&hpa("a"));
     assert!(h.store.snapshot().is_empty());
-    assert_eq!(h.scheduler.query_count(), 0);
-    assert!(h.scheduler.reports().is_empty());
+    assert_eq!(h.poller.query_count(), 0);
+    assert!(h.poller.reports().is_empty());
     let calls = h.factory.calls("q");
     tokio::time::sleep(5 * MINUTE).await;
     assert_eq!(h.factory.calls("q"), calls);
@@ -378,7 +375,7 @@ async fn removed_hpa_values_vanish_and_collection_stops() {
 #[tokio::test(start_paused = true)]
 async fn changed_metric_is_rebuilt_and_unchanged_one_keeps_its_value() {
     let h = harness(8);
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built(
             "a",
             vec![
@@ -391,7 +388,7 @@ async fn changed_metric_is_rebuilt_and_unchanged_one_keeps_its_value() {
     );
     tokio::time::sleep(MINUTE).await;
     assert_eq!(h.store.snapshot().len(), 2);
-    h.scheduler.sync_hpa(
+    h.poller.sync_hpa(
         built(
             "a",
             vec![
@@ -404,7 +401,7 @@ async fn changed_metric_is_rebuilt_and_unchanged_one_keeps_its_value() {
     );
     assert_eq!(samples_of(&h.store, "shop/a/external/kept"), Some(1));
     assert_eq!(samples_of(&h.store, "shop/a/external/changed"), None);
-    assert_eq!(h.scheduler.query_count(), 2);
+    assert_eq!(h.poller.query_count(), 2);
     tokio::time::sleep(MINUTE).await;
     assert_eq!(samples_of(&h.store, "shop/a/external/changed"), Some(1));
     assert_eq!(h.factory.calls("q2"), 1, "old query stopped");
@@ -416,7 +413,7 @@ async fn per_replica_divides_by_current_replicas() {
     *h.factory.default.lock().unwrap() = Some(Behaviour::Value(12.0));
     let mut c = config("a", "lag", "lag", MINUTE);
     c.output.per_replica = true;
-    h.scheduler
+    h.poller
         .sync_hpa(built("a", vec![c.clone()]), None, Some(3));
     tokio::time::sleep(MINUTE).await;
     let q = crate::store::ExternalQuery {
@@ -424,11 +421,11 @@ async fn per_replica_divides_by_current_replicas() {
         metric: "lag".into(),
         selector: Default::default(),
     };
-    let now = (Timestamp::from_secs(1_800_000_000)) + MINUTE;
+    let now = h.poller.shared.deps.clock.now();
     assert_eq!(h.store.external(&q, now)[0].value.milli_value(), 4000);
-    h.scheduler.set_replicas(&hpa("a"), Some(0));
+    h.poller.set_replicas(&hpa("a"), Some(0));
     tokio::time::sleep(MINUTE).await;
-    let status = h.scheduler.status(&c.id).unwrap();
+    let status = h.poller.status(&c.id).unwrap();
     assert!(status.last_error.unwrap().contains("no current replicas"));
 }
 
@@ -438,7 +435,7 @@ async fn concurrency_is_bounded_and_slow_collections_time_out() {
     *h.factory.default.lock().unwrap() = Some(Behaviour::Slow(Duration::from_secs(20), 1.0));
     for i in 0..20 {
         let name = format!("hpa{i}");
-        h.scheduler.sync_hpa(
+        h.poller.sync_hpa(
             built(&name, vec![config(&name, "m", &format!("q{i}"), MINUTE)]),
             None,
             None,
@@ -450,10 +447,10 @@ async fn concurrency_is_bounded_and_slow_collections_time_out() {
     let slow = harness(8);
     *slow.factory.default.lock().unwrap() = Some(Behaviour::Slow(Duration::from_secs(90), 1.0));
     let c = config("a", "m", "slow", MINUTE);
-    slow.scheduler
+    slow.poller
         .sync_hpa(built("a", vec![c.clone()]), None, None);
     tokio::time::sleep(3 * MINUTE).await;
-    let status = slow.scheduler.status(&c.id).unwrap();
+    let status = slow.poller.status(&c.id).unwrap();
     assert_eq!(status.last_error_reason, Some("timeout"));
     assert_eq!(samples_of(&slow.store, &c.id.0), None);
 }
@@ -470,9 +467,9 @@ async fn reports_list_collecting_metrics_and_config_errors() {
             problem: "broken".into(),
         },
     });
-    h.scheduler.sync_hpa(with_error, None, None);
+    h.poller.sync_hpa(with_error, None, None);
     tokio::time::sleep(MINUTE).await;
-    let reports = h.scheduler.reports();
+    let reports = h.poller.reports();
     assert_eq!(reports.len(), 2);
     let ok = reports.iter().find(|r| r.config_error.is_none()).unwrap();
     assert_eq!(
@@ -481,9 +478,7 @@ async fn reports_list_collecting_metrics_and_config_errors() {
     );
     let bad = reports.iter().find(|r| r.config_error.is_some()).unwrap();
     assert!(bad.config_error.as_ref().unwrap().contains("broken"));
-    let json = crate::debug_collectors::debug_collectors_json(
-        &h.scheduler,
-        (h.scheduler.shared.deps.clock)(),
-    );
+    let json =
+        crate::debug_collectors::debug_collectors_json(&h.poller, h.poller.shared.deps.clock.now());
     assert_eq!(json["collectors"].as_array().unwrap().len(), 2);
 }

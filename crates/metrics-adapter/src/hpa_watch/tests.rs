@@ -9,11 +9,12 @@ use serde_json::{Value, json};
 use tidal_core::Timestamp;
 
 use super::*;
+use crate::collector::CollectorFactory;
 use crate::collector::{CollectError, Collected, Collector};
 use crate::config::Source;
 use crate::events::REASON_CONFIG;
 use crate::metrics::Metrics;
-use crate::scheduler::{CollectorFactory, SchedulerDeps};
+use crate::poller::PollerDeps;
 use crate::store::MetricStore;
 
 fn hpa_json(name: &str, uid: &str, annotations: Value, replicas: i32) -> Value {
@@ -185,19 +186,19 @@ fn json_response(body: &Value) -> Response<Body> {
 async fn watches_hpas_in_all_namespaces_through_the_api() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let scheduler = Scheduler::new(SchedulerDeps {
+    let poller = Poller::new(PollerDeps {
         store: MetricStore::new(),
         metrics: Metrics::default(),
         factory: Arc::new(ConstFactory),
         events: Arc::new(crate::events::NoEvents),
-        clock: crate::collection::wall_clock(),
+        clock: tidal_runtime::Clock::system(),
         max_concurrent: 4,
     });
     let events = Arc::new(RecordedEvents::default());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let watch = tokio::spawn(run_hpa_watch(
         client,
-        scheduler.clone(),
+        poller.clone(),
         events.clone(),
         settings(),
         async {
@@ -228,7 +229,7 @@ async fn watches_hpas_in_all_namespaces_through_the_api() {
         uri.contains("watch=true") && uri.contains("resourceVersion=100"),
         "{uri}"
     );
-    let ids: Vec<String> = scheduler
+    let ids: Vec<String> = poller
         .reports()
         .iter()
         .filter(|r| r.config_error.is_none())
@@ -243,7 +244,7 @@ async fn watches_hpas_in_all_namespaces_through_the_api() {
         ]
     );
     assert_eq!(
-        scheduler.query_count(),
+        poller.query_count(),
         2,
         "both HPAs' SQS metrics share one query"
     );
@@ -260,7 +261,7 @@ async fn watches_hpas_in_all_namespaces_through_the_api() {
 
     // The stream ended, so the watcher watches again: by then the delete was handled.
     let (_request, _send) = handle.next_request().await.expect("re-watch request");
-    let remaining: Vec<String> = scheduler
+    let remaining: Vec<String> = poller
         .reports()
         .iter()
         .filter_map(|r| r.id.as_ref().map(|i| i.0.clone()))

@@ -1,0 +1,3 @@
+//! Adapters: implementations of [`crate::ports`] over real systems.
+
+pub mod kube_cluster;
