@@ -15,6 +15,7 @@ mod moto;
 mod port;
 mod process;
 mod prometheus;
+mod tools;
 
 pub use error::HarnessError;
 pub use exporter::TestExporter;
@@ -22,3 +23,4 @@ pub use kube_api::{KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};
+pub use tools::promtool;
