@@ -2,48 +2,47 @@
 //!
 //! A custom loop (tokio-rustls + hyper-util) rather than a ready-made server so that the verified
 //! client certificate of each connection can be handed to every request on it as a
-//! [`PeerCertificate`] extension, parsed once per connection. HTTP/1.1 and HTTP/2 are both served
-//! (kube-apiserver's proxy may use either).
+//! [`PeerCertificate`](crate::auth::PeerCertificate) extension, parsed once per connection, and
+//! so that each connection's life can be ended on purpose ([`connection`]). HTTP/1.1 and HTTP/2
+//! are both served (kube-apiserver's proxy may use either).
 //!
-//! Bounded by [`ConnectionLimits`]: at most so many open connections (further clients wait in
-//! the listen backlog until one closes, costing neither a handshake nor memory) and at most so
-//! many TLS handshakes at once (they are the CPU-heavy part), so a flood of connections cannot
-//! starve the requests kube-apiserver is waiting for. Slow clients are cut off: a handshake has
-//! 10 s, HTTP/1.1 request headers 30 s.
+//! Bounded by [`ConnectionLimits`] so that kube-apiserver always finds a slot: at most so many
+//! open connections (further clients wait in the listen backlog until one closes, costing
+//! neither a handshake nor memory), at most so many TLS handshakes at once (they are the
+//! CPU-heavy part), and every connection ends: a handshake has 10 s, HTTP/1.1 request headers
+//! 30 s, an idle connection is closed after the idle timeout, any connection is closed
+//! gracefully (HTTP/2 GOAWAY, HTTP/1.1 `Connection: close`) at its maximum age, and a connection
+//! without an acceptable client certificate right after its 401/403 answer.
+
+mod connection;
+
+pub use connection::CloseConnection;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioTimer;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::auth::PeerCertificate;
+use connection::Connection;
 
-/// A client that has not finished the TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long open connections may take to finish after shutdown is requested.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// An HTTP/1.1 client that has not sent a request's headers by then is dropped.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How much of the machine the API port may take.
+/// How much of the machine the API port may take, and how long a connection may live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Connections open at once (kube-apiserver needs a few per replica over HTTP/2).
     pub max_connections: usize,
     /// TLS handshakes in progress at once.
     pub max_handshakes: usize,
+    /// A connection with no request in progress for this long is closed.
+    pub idle_timeout: Duration,
+    /// A connection is closed gracefully after about this long (between 90 % and 100 % of it,
+    /// so that connections opened together do not all close together).
+    pub max_age: Duration,
+    /// How long requests in progress may take once a connection (or the server) is closing.
+    pub close_grace: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -51,13 +50,28 @@ impl Default for ConnectionLimits {
         Self {
             max_connections: 512,
             max_handshakes: 16,
+            // kube-apiserver's own idle timeout.
+            idle_timeout: Duration::from_secs(90),
+            max_age: Duration::from_secs(600),
+            close_grace: Duration::from_secs(10),
         }
     }
 }
 
-/// Serves `router` over TLS on `listener` within `limits` until `shutdown` completes, then lets
-/// open connections finish (up to a grace period). Each new connection uses the latest
-/// configuration in `tls`.
+/// Flags of the API port's connection lifetimes (`--max-connections` is a flag of its own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionFlags {
+    /// Close API connections with no request in progress for this long (HTTP/1.1 and HTTP/2).
+    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration, env = "TIDAL_CONNECTION_IDLE_TIMEOUT")]
+    pub connection_idle_timeout: Duration,
+    /// Close API connections gracefully (GOAWAY / `Connection: close`) after about this long.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, env = "TIDAL_MAX_CONNECTION_AGE")]
+    pub max_connection_age: Duration,
+}
+
+/// Serves `router` over TLS on `listener` within `limits` until `shutdown` completes, then closes
+/// every connection gracefully and waits for them (up to the close grace). Each new connection
+/// uses the latest configuration in `tls`.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: watch::Receiver<Arc<ServerConfig>>,
@@ -65,108 +79,95 @@ pub async fn serve_tls(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let graceful = GracefulShutdown::new();
+    let slots = Slots::new(&limits);
+    let (closing_tx, closing) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
-    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
-    let mut saturated = false;
     loop {
-        if connections.available_permits() == 0 && !saturated {
-            tracing::warn!(
-                max_connections = limits.max_connections,
-                "connection limit reached; new clients wait until a connection closes"
-            );
-        }
-        saturated = connections.available_permits() == 0;
-        // Room first, then accept: a waiting client costs nothing but a backlog slot.
-        let permit = tokio::select! {
-            permit = Arc::clone(&connections).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+        let accepted = tokio::select! {
+            accepted = slots.accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Usually out of file descriptors: back off briefly instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let Some((tcp, remote, permit)) = accepted else {
+            continue;
         };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = TlsAcceptor::from(tls.borrow().clone());
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        let handshakes = Arc::clone(&handshakes);
+        let connection = Connection {
+            router: router.clone(),
+            limits,
+            remote,
+            closing: closing.clone(),
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.borrow().clone());
+        let handshakes = Arc::clone(&slots.handshakes);
         tokio::spawn(async move {
-            let _connection = permit;
-            let Some((stream, peer)) = handshake(&acceptor, &handshakes, tcp, remote).await else {
-                return;
-            };
-            let service =
-                hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                    if let Some(peer) = &peer {
-                        request.extensions_mut().insert(peer.clone());
-                    }
-                    router.clone().oneshot(request.map(axum::body::Body::new))
-                });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
-            }
+            let _slot = permit;
+            connection.run(acceptor, &handshakes, tcp).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the shutdown grace period; closing them");
-    }
+    closing_tx.send_replace(true);
+    slots.wait_closed(limits.close_grace).await;
 }
 
-/// The TLS handshake, within the handshake limit; the timeout includes waiting for a slot.
-async fn handshake(
-    acceptor: &TlsAcceptor,
-    slots: &Semaphore,
-    tcp: tokio::net::TcpStream,
-    remote: SocketAddr,
-) -> Option<(
-    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    Option<PeerCertificate>,
-)> {
-    let limited = async {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _slot = slots.acquire().await;
-        acceptor.accept(tcp).await
-    };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, limited).await {
-        Ok(Ok(stream)) => {
-            let peer = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .map(|leaf| PeerCertificate::from_der(leaf));
-            Some((stream, peer))
+/// The connection and handshake budgets of the accept loop.
+struct Slots {
+    connections: Arc<Semaphore>,
+    handshakes: Arc<Semaphore>,
+    max_connections: u32,
+    saturated: std::sync::atomic::AtomicBool,
+}
+
+impl Slots {
+    fn new(limits: &ConnectionLimits) -> Self {
+        let max_connections = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+        Self {
+            connections: Arc::new(Semaphore::new(max_connections as usize)),
+            handshakes: Arc::new(Semaphore::new(limits.max_handshakes.max(1))),
+            max_connections,
+            saturated: std::sync::atomic::AtomicBool::new(false),
         }
-        Ok(Err(e)) => {
-            tracing::debug!(%remote, error = %e, "TLS handshake failed");
-            None
+    }
+
+    /// Waits for room, then for a client: a waiting client costs nothing but a backlog slot.
+    /// `None` when accepting failed (already logged and backed off).
+    async fn accept(
+        &self,
+        listener: &TcpListener,
+    ) -> Option<(TcpStream, std::net::SocketAddr, OwnedSemaphorePermit)> {
+        use std::sync::atomic::Ordering;
+        let full = self.connections.available_permits() == 0;
+        if full && !self.saturated.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                "connection limit reached; new clients wait until a connection closes"
+            );
+        } else if !full {
+            self.saturated.store(false, Ordering::Relaxed);
         }
-        Err(_) => {
-            tracing::debug!(%remote, "TLS handshake timed out");
-            None
+        // The semaphore is never closed, so acquiring only fails if it were.
+        let permit = Arc::clone(&self.connections).acquire_owned().await.ok()?;
+        match listener.accept().await {
+            Ok((tcp, remote)) => {
+                let _ = tcp.set_nodelay(true);
+                Some((tcp, remote, permit))
+            }
+            Err(e) => {
+                // Usually out of file descriptors: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                None
+            }
+        }
+    }
+
+    /// Waits until every connection has returned its slot, at most `grace` (plus a moment for
+    /// the connections' own grace to run out first).
+    async fn wait_closed(&self, grace: Duration) {
+        let all = self.connections.acquire_many(self.max_connections);
+        if tokio::time::timeout(grace + Duration::from_secs(1), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the shutdown grace period; closing them");
         }
     }
 }
