@@ -14,8 +14,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
-use axum::routing::get;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use prometheus_client::registry::Registry;
@@ -29,8 +27,9 @@ use crate::auth::RequestHeaderAuth;
 use crate::authorization::{AuthorizationFlags, Authorizer, KubeAccessReview};
 use crate::collection::{Collection, wall_clock};
 use crate::config::CollectionSettings;
+use crate::debug_server::{self, DebugBody, DebugServer};
 use crate::metrics::{Clock, Metrics, ValueAgeCollector};
-use crate::redact::{redact_json, redact_userinfo};
+use crate::redact::redact_userinfo;
 use crate::server::{ConnectionFlags, ConnectionLimits, serve_tls};
 use crate::store::MetricStore;
 use crate::tls;
@@ -312,23 +311,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         metrics.clone(),
     )?;
     let readiness = Readiness::new();
-    let admin_addr = SocketAddr::new(args.bind_address, args.admin_port);
-    let admin = admin::serve(
-        admin_addr,
-        Arc::new(registry),
-        readiness.clone(),
-        Router::new(),
-        shutdown.clone(),
-    )
-    .await?;
     let debug_body: DebugBody = {
         let (debug, clock) = (collection.debug(), clock.clone());
         Arc::new(move || debug.json(clock()))
     };
-    let debug_server = serve_debug(&args, debug_body, shutdown.clone()).await?;
-    if let Some(server) = &debug_server {
-        tracing::info!(addr = %server.addr, "/debug/collectors listening");
-    }
+    let side = serve_side_ports(&args, registry, &readiness, debug_body, &shutdown).await?;
     let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
@@ -351,12 +338,51 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (name, task) in tasks {
         task.await.with_context(|| format!("{name} task failed"))?;
     }
-    admin.stopped().await?;
-    if let Some(server) = debug_server {
-        server.task.await.context("debug server task failed")??;
-    }
+    side.stopped().await?;
     tracing::info!("metrics adapter stopped");
     Ok(())
+}
+
+/// The admin server and, when enabled, the debug server.
+struct SidePorts {
+    admin: admin::AdminServer,
+    debug: Option<DebugServer>,
+}
+
+impl SidePorts {
+    async fn stopped(self) -> anyhow::Result<()> {
+        self.admin.stopped().await?;
+        if let Some(debug) = self.debug {
+            debug.task.await.context("debug server task failed")??;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the admin port (`/metrics`, `/healthz`, `/readyz`) and, with
+/// `--enable-debug-collectors`, `/debug/collectors` on `--debug-address`.
+async fn serve_side_ports(
+    args: &Args,
+    registry: Registry,
+    readiness: &Readiness,
+    debug_body: DebugBody,
+    shutdown: &Shutdown,
+) -> anyhow::Result<SidePorts> {
+    let admin = admin::serve(
+        SocketAddr::new(args.bind_address, args.admin_port),
+        Arc::new(registry),
+        readiness.clone(),
+        Router::new(),
+        shutdown.clone(),
+    )
+    .await?;
+    let debug = if args.enable_debug_collectors {
+        let addr = args.debug_address;
+        Some(debug_server::serve(addr, debug_body, shutdown.clone()).await?)
+    } else {
+        None
+    };
+    Ok(SidePorts { admin, debug })
 }
 
 /// Starts what runs beside the API until shutdown: TLS reloading, collection and purging.
@@ -400,54 +426,6 @@ pub async fn serve_api(
 ) {
     let router = api::router(state, auth, authorizer);
     serve_tls(listener, tls, router, limits, shutdown).await;
-}
-
-/// The running debug server.
-struct DebugServer {
-    addr: SocketAddr,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-/// With `--enable-debug-collectors`, binds `--debug-address` and serves `/debug/collectors`
-/// there until `shutdown`; `None` otherwise.
-async fn serve_debug(
-    args: &Args,
-    body: DebugBody,
-    shutdown: Shutdown,
-) -> anyhow::Result<Option<DebugServer>> {
-    if !args.enable_debug_collectors {
-        return Ok(None);
-    }
-    let listener = tokio::net::TcpListener::bind(args.debug_address)
-        .await
-        .with_context(|| format!("cannot listen on {} (--debug-address)", args.debug_address))?;
-    let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "/debug/collectors is reachable from other hosts; it lists every namespace's HPAs");
-    }
-    let app = debug_router(body);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
-    Ok(Some(DebugServer { addr, task }))
-}
-
-/// Builds the `/debug/collectors` body at the moment of a request.
-type DebugBody = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
-
-/// The debug body with every URL's credentials redacted, whatever the collectors put in it.
-async fn debug_collectors(State(body): State<DebugBody>) -> axum::Json<serde_json::Value> {
-    let mut body = body();
-    redact_json(&mut body);
-    axum::Json(body)
-}
-
-fn debug_router(body: DebugBody) -> Router {
-    Router::new()
-        .route("/debug/collectors", get(debug_collectors))
-        .with_state(body)
 }
 
 async fn purge_loop(store: MetricStore, clock: Clock, shutdown: Shutdown) {
@@ -574,51 +552,13 @@ mod tests {
         assert_eq!(get(&app, "/debug/collectors").await.0, 404);
     }
 
-    #[tokio::test]
-    async fn debug_collectors_redacts_credentials_in_urls() {
-        let app = debug_router(Arc::new(|| {
-            serde_json::json!({"collectors": [
-                {"source": "json-path https://scraper:hunter2@metrics.team-a:8443/stats", "last_error": null},
-            ]})
-        }));
-        let (status, body) = get(&app, "/debug/collectors").await;
-        assert_eq!(status, 200);
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(
-            json["collectors"][0]["source"],
-            "json-path https://***@metrics.team-a:8443/stats"
-        );
-        assert!(!body.contains("hunter2"), "{body}");
-    }
-
-    #[tokio::test]
-    async fn debug_collectors_is_off_by_default_and_on_loopback_when_enabled() {
+    #[test]
+    fn debug_collectors_is_off_by_default_and_on_loopback_when_enabled() {
         let args = parse(&[]).unwrap();
         assert!(!args.enable_debug_collectors);
         assert_eq!(args.debug_address, "127.0.0.1:8081".parse().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shutdown: Shutdown = async {
-            let _ = stopped.await;
-        }
-        .boxed()
-        .shared();
-        let body: DebugBody = Arc::new(|| serde_json::json!({"collectors": []}));
-        let off = serve_debug(&args, body.clone(), shutdown.clone());
-        assert!(off.await.unwrap().is_none());
-        let args = parse(&[
-            "--enable-debug-collectors",
-            "--debug-address",
-            "127.0.0.1:0",
-        ])
-        .unwrap();
-        let server = serve_debug(&args, body, shutdown).await.unwrap().unwrap();
-        let response = reqwest::get(format!("http://{}/debug/collectors", server.addr))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.text().await.unwrap(), r#"{"collectors":[]}"#);
-        stop.send(()).unwrap();
-        server.task.await.unwrap().unwrap();
+        let args = parse(&["--enable-debug-collectors"]).unwrap();
+        assert!(args.enable_debug_collectors && args.debug_address.ip().is_loopback());
     }
 
     #[test]

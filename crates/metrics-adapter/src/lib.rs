@@ -10,6 +10,7 @@ pub mod collection;
 pub mod collector;
 pub mod config;
 pub mod debug_collectors;
+pub mod debug_server;
 pub mod events;
 pub mod hpa_watch;
 pub mod metrics;
