@@ -19,6 +19,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tidal_core::Timestamp;
 use tidal_metrics_adapter::api::{self, ApiState};
 use tidal_metrics_adapter::auth::{PeerCertificate, RequestHeaderAuth};
+use tidal_metrics_adapter::authorization::Authorizer;
 use tidal_metrics_adapter::metrics::Metrics;
 use tidal_metrics_adapter::selector;
 use tidal_metrics_adapter::store::{CustomQuery, ExternalQuery, MetricStore, ObjectSelector};
@@ -85,7 +86,7 @@ fn bench_store(c: &mut Criterion, store: &MetricStore) {
 
 fn bench_router(c: &mut Criterion, rt: &tokio::runtime::Runtime, state: ApiState) {
     let auth = Arc::new(RequestHeaderAuth::new(["front-proxy-client".to_string()]));
-    let router = api::router(state, auth);
+    let router = api::router(state, auth, Authorizer::disabled());
     let peer = PeerCertificate {
         common_name: Some("front-proxy-client".into()),
     };

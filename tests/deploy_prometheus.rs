@@ -27,7 +27,11 @@ fn unit_test_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no promtool unit tests in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no promtool unit tests in {}",
+        dir.display()
+    );
     files
 }
 
@@ -68,9 +72,9 @@ fn tested_cases() -> BTreeSet<(String, bool)> {
                 .cloned()
                 .unwrap_or_default()
         }) {
-            let name = case["alertname"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{}: an alert_rule_test without alertname", file.display()));
+            let name = case["alertname"].as_str().unwrap_or_else(|| {
+                panic!("{}: an alert_rule_test without alertname", file.display())
+            });
             let fires = case["exp_alerts"]
                 .as_sequence()
                 .is_some_and(|alerts| !alerts.is_empty());

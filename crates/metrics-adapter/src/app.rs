@@ -1,5 +1,11 @@
-//! `tidal metrics-adapter`: flags, validation, and wiring of store, collection, API and admin
-//! servers, with a graceful shutdown on SIGTERM.
+//! `tidal metrics-adapter`: flags, validation, and wiring of store, collection, API, admin and
+//! debug servers, with a graceful shutdown on SIGTERM.
+//!
+//! Ports: the API (`--secure-port`, TLS, front-proxy authentication and delegated
+//! authorization), the admin port (`--admin-port`: `/metrics`, `/healthz`, `/readyz`, no
+//! authentication, so nothing tenant-specific), and, only with `--enable-debug-collectors`,
+//! `/debug/collectors` on `--debug-address` (loopback by default: it lists every namespace's
+//! HPAs, sources and errors).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -8,21 +14,23 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
-use axum::routing::get;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use prometheus_client::registry::Registry;
 use rustls::ServerConfig;
 use tidal_runtime::{Clock, Readiness, admin};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::auth::RequestHeaderAuth;
-use crate::collection::{Collection, DebugCollectors};
+use crate::authorization::{AuthorizationFlags, Authorizer, KubeAccessReview};
+use crate::collection::Collection;
 use crate::config::CollectionSettings;
+use crate::debug_server::{self, DebugBody, DebugServer};
 use crate::metrics::{Metrics, ValueAgeCollector};
-use crate::server::{ConnectionLimits, serve_tls};
+use crate::redact::redact_userinfo;
+use crate::server::{ConnectionFlags, ConnectionLimits, serve_tls};
 use crate::store::MetricStore;
 use crate::tls;
 use crate::tls_source::{Loaded, TlsSource};
@@ -31,6 +39,8 @@ use crate::tls_source::{Loaded, TlsSource};
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often certificate files and the front-proxy CA are re-read.
 const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+/// Default `--debug-address`: loopback, so only `kubectl port-forward` (or the pod) reaches it.
+const DEFAULT_DEBUG_ADDRESS: &str = "127.0.0.1:8081";
 
 /// Flags of `tidal metrics-adapter` (names follow Kubernetes API servers).
 #[derive(Debug, Clone, clap::Args)]
@@ -38,7 +48,7 @@ pub struct Args {
     /// Port of the HTTPS metrics API that kube-apiserver proxies to.
     #[arg(long, default_value_t = 6443, env = "TIDAL_SECURE_PORT")]
     pub secure_port: u16,
-    /// Address the HTTPS metrics API listens on.
+    /// Address the HTTPS metrics API and the admin server listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED), env = "TIDAL_BIND_ADDRESS")]
     pub bind_address: IpAddr,
     /// PEM file with the serving certificate (chain) of the metrics API.
@@ -55,7 +65,7 @@ pub struct Args {
     /// signed. Without the CA flag, defaults to the ConfigMap's list.
     #[arg(long, value_delimiter = ',', env = "TIDAL_REQUESTHEADER_ALLOWED_NAMES")]
     pub requestheader_allowed_names: Vec<String>,
-    /// Port of the admin server (`/metrics`, `/healthz`, `/readyz`, `/debug/collectors`).
+    /// Port of the admin server (`/metrics`, `/healthz`, `/readyz`).
     #[arg(long, default_value_t = 8080, env = "TIDAL_ADMIN_PORT")]
     pub admin_port: u16,
     /// Prometheus used by HPAs that name none (e.g. `http://prometheus.monitoring:9090`).
@@ -73,6 +83,27 @@ pub struct Args {
     /// Collection interval of metrics without an `interval` annotation (e.g. `60s`, `2m`).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, env = "TIDAL_DEFAULT_COLLECTION_INTERVAL")]
     pub default_collection_interval: Duration,
+
+    // API connections, delegated authorization, the debug endpoint and PromQL tenancy
+    // (issue 10, points 4 to 7).
+    /// Idle timeout and maximum age of API connections.
+    #[command(flatten)]
+    pub connections: ConnectionFlags,
+    /// SubjectAccessReview of every API request.
+    #[command(flatten)]
+    pub authorization: AuthorizationFlags,
+    /// Serve `/debug/collectors` (every HPA's collectors, sources, values and errors, across
+    /// namespaces) on `--debug-address`.
+    #[arg(long, env = "TIDAL_ENABLE_DEBUG_COLLECTORS")]
+    pub enable_debug_collectors: bool,
+    /// Listen address of `/debug/collectors`; loopback by default so other pods cannot reach it.
+    #[arg(long, default_value = DEFAULT_DEBUG_ADDRESS, env = "TIDAL_DEBUG_ADDRESS")]
+    pub debug_address: SocketAddr,
+    /// Confine annotation PromQL queries to the HPA's namespace: a `namespace="<HPA
+    /// namespace>"` matcher is added to every selector, and a query that cannot be rewritten
+    /// (or selects another namespace) is refused with a Warning Event.
+    #[arg(long, env = "TIDAL_PROMQL_NAMESPACE_ISOLATION")]
+    pub promql_namespace_isolation: bool,
 }
 
 /// A flag value that cannot work, found before anything starts.
@@ -84,12 +115,12 @@ pub enum ArgsError {
         /// The flag.
         flag: &'static str,
     },
-    /// The API and admin ports collide.
-    #[error("--secure-port and --admin-port are both {0}; they must differ")]
-    SamePort(u16),
-    /// The default interval is zero.
-    #[error("--default-collection-interval must be longer than zero")]
-    ZeroInterval,
+    /// Two listeners would share a port.
+    #[error("--{0} and --{1} use the same port {2}; they must differ")]
+    SamePort(&'static str, &'static str, u16),
+    /// A duration flag is zero.
+    #[error("--{0} must be longer than zero")]
+    ZeroDuration(&'static str),
     /// No connection allowed.
     #[error("--max-connections must be at least 1")]
     ZeroConnections,
@@ -98,12 +129,15 @@ pub enum ArgsError {
     BadUrl {
         /// The flag.
         flag: &'static str,
-        /// The value given.
+        /// The value given, credentials redacted.
         value: String,
     },
     /// An allowed name is empty (e.g. `a,,b`).
     #[error("--requestheader-allowed-names contains an empty name")]
     EmptyAllowedName,
+    /// An always-allow path is malformed.
+    #[error("--authorization-always-allow-paths: {0}")]
+    AlwaysAllowPath(String),
 }
 
 fn check_url(flag: &'static str, value: Option<&str>) -> Result<(), ArgsError> {
@@ -112,7 +146,7 @@ fn check_url(flag: &'static str, value: Option<&str>) -> Result<(), ArgsError> {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
         _ => Err(ArgsError::BadUrl {
             flag,
-            value: value.to_string(),
+            value: redact_userinfo(value).into_owned(),
         }),
     }
 }
@@ -120,19 +154,20 @@ fn check_url(flag: &'static str, value: Option<&str>) -> Result<(), ArgsError> {
 impl Args {
     /// Checks the flags that can be checked without touching files or the network.
     pub fn validate(&self) -> Result<(), ArgsError> {
-        if self.secure_port == 0 {
-            return Err(ArgsError::ZeroPort {
-                flag: "secure-port",
-            });
-        }
-        if self.admin_port == 0 {
-            return Err(ArgsError::ZeroPort { flag: "admin-port" });
-        }
-        if self.secure_port == self.admin_port {
-            return Err(ArgsError::SamePort(self.secure_port));
-        }
-        if self.default_collection_interval.is_zero() {
-            return Err(ArgsError::ZeroInterval);
+        self.check_ports()?;
+        let durations = [
+            (
+                "default-collection-interval",
+                self.default_collection_interval,
+            ),
+            (
+                "connection-idle-timeout",
+                self.connections.connection_idle_timeout,
+            ),
+            ("max-connection-age", self.connections.max_connection_age),
+        ];
+        if let Some((flag, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(ArgsError::ZeroDuration(flag));
         }
         if self.max_connections == 0 {
             return Err(ArgsError::ZeroConnections);
@@ -144,8 +179,41 @@ impl Args {
         {
             return Err(ArgsError::EmptyAllowedName);
         }
+        self.authorization
+            .always_allow()
+            .map_err(ArgsError::AlwaysAllowPath)?;
         check_url("prometheus-server", self.prometheus_server.as_deref())?;
         check_url("aws-endpoint-url", self.aws_endpoint_url.as_deref())?;
+        Ok(())
+    }
+
+    fn check_ports(&self) -> Result<(), ArgsError> {
+        if self.secure_port == 0 {
+            return Err(ArgsError::ZeroPort {
+                flag: "secure-port",
+            });
+        }
+        if self.admin_port == 0 {
+            return Err(ArgsError::ZeroPort { flag: "admin-port" });
+        }
+        if self.secure_port == self.admin_port {
+            return Err(ArgsError::SamePort(
+                "secure-port",
+                "admin-port",
+                self.secure_port,
+            ));
+        }
+        if self.enable_debug_collectors {
+            let debug = self.debug_address.port();
+            for (flag, port) in [
+                ("secure-port", self.secure_port),
+                ("admin-port", self.admin_port),
+            ] {
+                if debug == port {
+                    return Err(ArgsError::SamePort(flag, "debug-address", port));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -156,12 +224,41 @@ impl Args {
             prometheus_server: self.prometheus_server.clone(),
             aws_regions: self.aws_regions.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
+            promql_namespace_isolation: self.promql_namespace_isolation,
             ..CollectionSettings::default()
         }
+    }
+
+    /// The API port's connection limits these flags give.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            idle_timeout: self.connections.connection_idle_timeout,
+            max_age: self.connections.max_connection_age,
+            ..ConnectionLimits::default()
+        }
+    }
+
+    /// The authorizer these flags ask for, reviewing through `client`.
+    pub fn authorizer(&self, client: kube::Client) -> Result<Authorizer, ArgsError> {
+        let flags = &self.authorization;
+        if flags.disable_authorization {
+            tracing::warn!("delegated authorization is off: every authenticated request is served");
+            return Ok(Authorizer::disabled());
+        }
+        let always_allow = flags.always_allow().map_err(ArgsError::AlwaysAllowPath)?;
+        Ok(Authorizer::delegated(
+            Arc::new(KubeAccessReview::new(client)),
+            always_allow,
+            flags.cache(),
+            tidal_runtime::Clock::system(),
+        ))
     }
 }
 
 type Shutdown = Shared<BoxFuture<'static, ()>>;
+/// A background task and the name its failure is reported under.
+type NamedTask = (&'static str, JoinHandle<()>);
 
 /// What startup loads and checks before anything is served.
 struct Prepared {
@@ -208,62 +305,113 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = Metrics::new(&mut registry);
     ValueAgeCollector::register(&mut registry, store.clone(), clock.clone());
     let collection = Collection::new(
-        prepared.client,
+        prepared.client.clone(),
         store.clone(),
         args.collection_settings(),
         metrics.clone(),
         clock.clone(),
     )?;
-
     let readiness = Readiness::new();
-    let admin = admin::serve(
-        SocketAddr::new(args.bind_address, args.admin_port),
-        Arc::new(registry),
-        readiness.clone(),
-        debug_router(collection.debug(), clock.clone()),
-        shutdown.clone(),
-    )
-    .await?;
+    let debug_body: DebugBody = {
+        let (debug, clock) = (collection.debug(), clock.clone());
+        Arc::new(move || debug.json(clock.now()))
+    };
+    let side = serve_side_ports(&args, registry, &readiness, debug_body, &shutdown).await?;
     let api_addr = SocketAddr::new(args.bind_address, args.secure_port);
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
         .with_context(|| format!("cannot listen on {api_addr} (--secure-port)"))?;
-    let state = ApiState {
-        store: store.clone(),
-        metrics,
-        clock: clock.clone(),
-    };
+    let authorizer = args.authorizer(prepared.client.clone())?;
     let auth = Arc::new(RequestHeaderAuth::new(
         prepared.loaded.ca.allowed_names.clone(),
     ));
+    let (tls, tasks) = spawn_background(prepared, &auth, collection, &store, &clock, &shutdown);
+    readiness.set_ready(true);
+    tracing::info!(addr = %api_addr, "metrics API listening");
+    let state = ApiState {
+        store,
+        metrics,
+        clock,
+    };
+    let limits = args.connection_limits();
+    serve_api(listener, tls, state, auth, authorizer, limits, shutdown).await;
+    readiness.set_ready(false);
+    for (name, task) in tasks {
+        task.await.with_context(|| format!("{name} task failed"))?;
+    }
+    side.stopped().await?;
+    tracing::info!("metrics adapter stopped");
+    Ok(())
+}
+
+/// The admin server and, when enabled, the debug server.
+struct SidePorts {
+    admin: admin::AdminServer,
+    debug: Option<DebugServer>,
+}
+
+impl SidePorts {
+    async fn stopped(self) -> anyhow::Result<()> {
+        self.admin.stopped().await?;
+        if let Some(debug) = self.debug {
+            debug.task.await.context("debug server task failed")??;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the admin port (`/metrics`, `/healthz`, `/readyz`) and, with
+/// `--enable-debug-collectors`, `/debug/collectors` on `--debug-address`.
+async fn serve_side_ports(
+    args: &Args,
+    registry: Registry,
+    readiness: &Readiness,
+    debug_body: DebugBody,
+    shutdown: &Shutdown,
+) -> anyhow::Result<SidePorts> {
+    let admin = admin::serve(
+        SocketAddr::new(args.bind_address, args.admin_port),
+        Arc::new(registry),
+        readiness.clone(),
+        Router::new(),
+        shutdown.clone(),
+    )
+    .await?;
+    let debug = if args.enable_debug_collectors {
+        let addr = args.debug_address;
+        Some(debug_server::serve(addr, debug_body, shutdown.clone()).await?)
+    } else {
+        None
+    };
+    Ok(SidePorts { admin, debug })
+}
+
+/// Starts what runs beside the API until shutdown: TLS reloading, collection and purging.
+/// Returns the receiver of the current TLS configuration and the named tasks.
+fn spawn_background(
+    prepared: Prepared,
+    auth: &Arc<RequestHeaderAuth>,
+    collection: Collection,
+    store: &MetricStore,
+    clock: &Clock,
+    shutdown: &Shutdown,
+) -> (watch::Receiver<Arc<ServerConfig>>, [NamedTask; 3]) {
     let (tls_tx, tls_rx) = watch::channel(prepared.loaded.config.clone());
     let reloading = tokio::spawn(prepared.source.reload_loop(
         prepared.loaded,
         tls_tx,
-        Arc::clone(&auth),
+        Arc::clone(auth),
         TLS_RELOAD_INTERVAL,
         shutdown.clone(),
     ));
     let collecting = tokio::spawn(collection.run(shutdown.clone()));
-    let purging = tokio::spawn(purge_loop(store, clock, shutdown.clone()));
-    readiness.set_ready(true);
-    tracing::info!(addr = %api_addr, "metrics API listening");
-    let limits = ConnectionLimits {
-        max_connections: args.max_connections,
-        ..ConnectionLimits::default()
-    };
-    serve_api(listener, tls_rx, state, auth, limits, shutdown).await;
-    readiness.set_ready(false);
-    for (name, task) in [
+    let purging = tokio::spawn(purge_loop(store.clone(), clock.clone(), shutdown.clone()));
+    let tasks = [
         ("collection", collecting),
         ("purge", purging),
         ("TLS reload", reloading),
-    ] {
-        task.await.with_context(|| format!("{name} task failed"))?;
-    }
-    admin.stopped().await?;
-    tracing::info!("metrics adapter stopped");
-    Ok(())
+    ];
+    (tls_rx, tasks)
 }
 
 /// Serves the metrics API on `listener` within `limits` until `shutdown` resolves (used by
@@ -273,22 +421,12 @@ pub async fn serve_api(
     tls: watch::Receiver<Arc<ServerConfig>>,
     state: ApiState,
     auth: Arc<RequestHeaderAuth>,
+    authorizer: Authorizer,
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    serve_tls(listener, tls, api::router(state, auth), limits, shutdown).await;
-}
-
-async fn debug_collectors(
-    State((debug, clock)): State<(DebugCollectors, Clock)>,
-) -> axum::Json<serde_json::Value> {
-    axum::Json(debug.json(clock.now()))
-}
-
-fn debug_router(debug: DebugCollectors, clock: Clock) -> Router {
-    Router::new()
-        .route("/debug/collectors", get(debug_collectors))
-        .with_state((debug, clock))
+    let router = api::router(state, auth, authorizer);
+    serve_tls(listener, tls, router, limits, shutdown).await;
 }
 
 async fn purge_loop(store: MetricStore, clock: Clock, shutdown: Shutdown) {
@@ -338,6 +476,23 @@ mod tests {
         assert_eq!(args.default_collection_interval, Duration::from_secs(60));
         assert!(args.requestheader_allowed_names.is_empty());
         assert!(args.validate().is_ok());
+        let limits = args.connection_limits();
+        assert_eq!(limits.idle_timeout, Duration::from_secs(90));
+        assert_eq!(limits.max_age, Duration::from_secs(600));
+        assert!(!args.authorization.disable_authorization);
+        assert_eq!(
+            args.authorization.cache().allowed_ttl,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            args.authorization.cache().denied_ttl,
+            Duration::from_secs(30)
+        );
+        let always = &args.authorization.authorization_always_allow_paths;
+        assert!(always.contains(&"/healthz".to_string()), "{always:?}");
+        assert!(always.contains(&"/apis/external.metrics.k8s.io/v1beta1".to_string()));
+        assert!(!args.promql_namespace_isolation);
+        assert!(!args.collection_settings().promql_namespace_isolation);
     }
 
     #[test]
@@ -363,15 +518,20 @@ mod tests {
         assert_eq!(settings.aws_regions, ["eu-central-1", "eu-west-1"]);
     }
 
-    #[tokio::test]
-    async fn admin_routes_serve_debug_collectors_and_value_age() {
+    async fn get(app: &Router, path: &str) -> (http::StatusCode, String) {
         use http_body_util::BodyExt;
         use tower::ServiceExt;
-        let (mock, _api) = tower_test::mock::pair::<
-            http::Request<kube::client::Body>,
-            http::Response<kube::client::Body>,
-        >();
-        let client = kube::Client::new(mock, "default");
+        let request = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_admin_port_serves_value_age_but_not_debug_collectors() {
         let store = MetricStore::new();
         let now = tidal_core::Timestamp::from_secs(1_800_000_000);
         let clock = Clock::manual(now);
@@ -383,41 +543,23 @@ mod tests {
             Duration::from_secs(180),
         );
         let mut registry = Registry::with_prefix("tidal_metrics_adapter");
-        let metrics = Metrics::new(&mut registry);
-        ValueAgeCollector::register(&mut registry, store.clone(), clock.clone());
-        let collection = Collection::new(
-            client,
-            store,
-            CollectionSettings::default(),
-            metrics,
-            clock.clone(),
-        )
-        .unwrap();
-        let app = admin::router(
-            Arc::new(registry),
-            Readiness::new(),
-            debug_router(collection.debug(), clock),
-        );
-        let get = |path: &str| {
-            let request = http::Request::get(path)
-                .body(axum::body::Body::empty())
-                .unwrap();
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request).await.unwrap();
-                let status = response.status();
-                let body = response.into_body().collect().await.unwrap().to_bytes();
-                (status, String::from_utf8(body.to_vec()).unwrap())
-            }
-        };
-        let (status, body) = get("/debug/collectors").await;
-        assert_eq!(status, 200);
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(json["collectors"], serde_json::json!([]));
-        let (status, body) = get("/metrics").await;
+        Metrics::new(&mut registry);
+        ValueAgeCollector::register(&mut registry, store, clock);
+        let app = admin::router(Arc::new(registry), Readiness::new(), Router::new());
+        let (status, body) = get(&app, "/metrics").await;
         assert_eq!(status, 200);
         let age = "tidal_metrics_adapter_value_age_seconds{namespace=\"team-0\",hpa=\"app-0\",metric_type=\"pods\",metric=\"requests-per-second\"} 30.0";
         assert!(body.contains(age), "{body}");
+        assert_eq!(get(&app, "/debug/collectors").await.0, 404);
+    }
+
+    #[test]
+    fn debug_collectors_is_off_by_default_and_on_loopback_when_enabled() {
+        let args = parse(&[]).unwrap();
+        assert!(!args.enable_debug_collectors);
+        assert_eq!(args.debug_address, "127.0.0.1:8081".parse().unwrap());
+        let args = parse(&["--enable-debug-collectors"]).unwrap();
+        assert!(args.enable_debug_collectors && args.debug_address.ip().is_loopback());
     }
 
     #[test]
@@ -438,12 +580,48 @@ mod tests {
                 &["--requestheader-allowed-names", "a,,b"],
                 "--requestheader-allowed-names",
             ),
+            (
+                &[
+                    "--enable-debug-collectors",
+                    "--debug-address",
+                    "127.0.0.1:8080",
+                ],
+                "--admin-port and --debug-address",
+            ),
+            (
+                &["--connection-idle-timeout", "0s"],
+                "--connection-idle-timeout",
+            ),
+            (&["--max-connection-age", "0s"], "--max-connection-age"),
+            (
+                &["--authorization-always-allow-paths", "/healthz,apis"],
+                "--authorization-always-allow-paths",
+            ),
         ];
         for (flags, needle) in cases {
             let err = parse(flags).unwrap().validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{flags:?}: {err}");
         }
         assert!(parse(&["--default-collection-interval", "soon"]).is_err());
+        // The debug port only matters when the endpoint is on.
+        assert!(
+            parse(&["--debug-address", "127.0.0.1:8080"])
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
+        let err = parse(&[
+            "--prometheus-server",
+            "ftp://scraper:hunter2@prometheus:9090",
+        ])
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ftp://***@prometheus:9090") && !err.contains("hunter2"),
+            "{err}"
+        );
         assert!(
             Cli::try_parse_from(["tidal"]).is_err(),
             "certificate flags are required"

@@ -5,9 +5,10 @@
 //! connection whose certificate verified against that CA (checked by rustls, see [`crate::tls`])
 //! and whose CN is an allowed name (an empty list allows any CN the CA signed, like kube).
 //! The CA and allowed names come from flags or from the
-//! `kube-system/extension-apiserver-authentication` ConfigMap.
+//! `kube-system/extension-apiserver-authentication` ConfigMap. Whether the user may read what
+//! the request asks for is decided next, by [`crate::authorization`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -19,6 +20,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use rustls_pki_types::CertificateDer;
 
 use crate::api::status::ApiError;
+use crate::server::CloseConnection;
 use crate::tls::{self, TlsError};
 
 /// Namespace of the ConfigMap kube-apiserver publishes its authentication settings in.
@@ -33,6 +35,8 @@ pub const ALLOWED_NAMES_KEY: &str = "requestheader-allowed-names";
 pub const USER_HEADER: &str = "x-remote-user";
 /// Header carrying one group of the user (repeated for several groups).
 pub const GROUP_HEADER: &str = "x-remote-group";
+/// Prefix of the headers carrying the user's extra attributes (`X-Remote-Extra-{key}`).
+pub const EXTRA_HEADER_PREFIX: &str = "x-remote-extra-";
 
 /// Why the requestheader settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +153,8 @@ pub struct RemoteUser {
     pub name: String,
     /// Every `X-Remote-Group` value.
     pub groups: Vec<String>,
+    /// `X-Remote-Extra-*` values by key (e.g. `authentication.kubernetes.io/pod-name`).
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// Checks requests against the allowed front-proxy CNs and reads the user headers.
@@ -184,12 +190,9 @@ impl RequestHeaderAuth {
         )
     }
 
-    /// Decides whether a request may proceed, and as whom.
-    pub fn check(
-        &self,
-        peer: Option<&PeerCertificate>,
-        headers: &HeaderMap,
-    ) -> Result<RemoteUser, ApiError> {
+    /// Checks the connection's client certificate: present (signed by the CA, which rustls
+    /// verified) and, when names are configured, with an allowed CN.
+    pub fn check_peer(&self, peer: Option<&PeerCertificate>) -> Result<(), ApiError> {
         let peer = peer.ok_or_else(|| {
             ApiError::Unauthorized(
                 "no client certificate signed by the requestheader CA was presented".to_string(),
@@ -204,42 +207,108 @@ impl RequestHeaderAuth {
                 )));
             }
         }
-        let name = headers
-            .get_all(USER_HEADER)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::trim)
-            .find(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized(format!("missing {USER_HEADER} header")))?
-            .to_string();
-        let groups = headers
-            .get_all(GROUP_HEADER)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .collect();
-        Ok(RemoteUser { name, groups })
+        Ok(())
+    }
+
+    /// Decides whether a request may proceed, and as whom.
+    pub fn check(
+        &self,
+        peer: Option<&PeerCertificate>,
+        headers: &HeaderMap,
+    ) -> Result<RemoteUser, ApiError> {
+        self.check_peer(peer)?;
+        remote_user(headers)
     }
 }
 
+/// The user kube-apiserver names in the request headers.
+fn remote_user(headers: &HeaderMap) -> Result<RemoteUser, ApiError> {
+    let name = headers
+        .get_all(USER_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized(format!("missing {USER_HEADER} header")))?
+        .to_string();
+    let groups = headers
+        .get_all(GROUP_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(RemoteUser {
+        name,
+        groups,
+        extra: remote_extra(headers),
+    })
+}
+
+/// `X-Remote-Extra-{key}` headers: the key is percent-decoded and lower-cased, as kube does;
+/// every value of a key is kept, in order.
+fn remote_extra(headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+    let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in headers {
+        let Some(key) = name.as_str().strip_prefix(EXTRA_HEADER_PREFIX) else {
+            continue;
+        };
+        let (Some(key), Ok(value)) = (percent_decode(key), value.to_str()) else {
+            continue;
+        };
+        extra
+            .entry(key.to_lowercase())
+            .or_default()
+            .push(value.to_string());
+    }
+    extra
+}
+
+/// `%XX` escapes of `text` (a header-name suffix, a path segment) decoded; `None` when
+/// malformed or not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// axum middleware: rejects unauthenticated requests with 401/403 `Status` bodies and attaches
-/// the [`RemoteUser`] to the others.
+/// the [`RemoteUser`] to the others. A connection whose client certificate is missing or not
+/// allowed is closed after the answer: no request on it could ever succeed.
 pub async fn authenticate(
     State(auth): State<Arc<RequestHeaderAuth>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let peer = request.extensions().get::<PeerCertificate>();
-    match auth.check(peer, request.headers()) {
+    let checked = match auth.check_peer(peer) {
+        Ok(()) => remote_user(request.headers()).map_err(|e| (e, false)),
+        Err(e) => Err((e, true)),
+    };
+    match checked {
         Ok(user) => {
             tracing::trace!(user = %user.name, groups = ?user.groups, path = %request.uri().path(), "authenticated request");
             request.extensions_mut().insert(user);
             next.run(request).await
         }
-        Err(e) => {
+        Err((e, close)) => {
             tracing::debug!(error = %e, path = %request.uri().path(), "rejected request");
-            e.into_response()
+            let mut response = e.into_response();
+            if close {
+                response.extensions_mut().insert(CloseConnection);
+            }
+            response
         }
     }
 }
@@ -308,6 +377,29 @@ mod tests {
             .check(Some(&peer("anything")), &headers(Some("u"), &[]))
             .unwrap();
         assert_eq!(user.groups, Vec::<String>::new());
+    }
+
+    #[test]
+    fn extra_headers_become_the_users_extra_attributes() {
+        let mut h = headers(Some("u"), &[]);
+        h.append("X-Remote-Extra-Scopes", HeaderValue::from_static("a"));
+        h.append("x-remote-extra-scopes", HeaderValue::from_static("b"));
+        h.append(
+            "X-Remote-Extra-Authentication.kubernetes.io%2fPod-Name",
+            HeaderValue::from_static("web-1"),
+        );
+        h.append("X-Remote-Extra-Bad%zz", HeaderValue::from_static("dropped"));
+        let user = RequestHeaderAuth::new([])
+            .check(Some(&peer("any")), &h)
+            .unwrap();
+        let want = BTreeMap::from([
+            (
+                "authentication.kubernetes.io/pod-name".to_string(),
+                vec!["web-1".to_string()],
+            ),
+            ("scopes".to_string(), vec!["a".to_string(), "b".to_string()]),
+        ]);
+        assert_eq!(user.extra, want);
     }
 
     fn configmap(data: &[(&str, &str)]) -> ConfigMap {

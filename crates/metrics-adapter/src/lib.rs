@@ -17,6 +17,10 @@
 // Serving.
 pub mod api;
 pub mod auth;
+pub mod authorization;
+pub mod debug_server;
+pub mod promql_tenancy;
+pub mod redact;
 pub mod server;
 pub mod tls;
 pub mod tls_source;

@@ -16,6 +16,7 @@ use tidal_runtime::Clock;
 
 use crate::api::ApiState;
 use crate::auth::RequestHeaderAuth;
+use crate::authorization::Authorizer;
 use crate::metrics::Metrics;
 use crate::server::ConnectionLimits;
 use crate::store::{CollectorId, DescribedObject, MetricStore, MetricValue, Sample};
@@ -256,12 +257,25 @@ pub fn synthetic_paths(i: usize) -> [String; 2] {
 }
 
 /// Who may call a [`TestServer`] and how many at once.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Access<'a> {
     /// Front-proxy client certificate CNs allowed (empty: any the CA signed).
     pub allowed_names: &'a [&'a str],
     /// Connection limits of the API port.
     pub limits: ConnectionLimits,
+    /// Who may read what ([`Authorizer::disabled`]: every authenticated user everything).
+    pub authorizer: Authorizer,
+}
+
+impl<'a> Access<'a> {
+    /// `allowed_names` with default limits and no authorization.
+    pub fn new(allowed_names: &'a [&'a str]) -> Self {
+        Self {
+            allowed_names,
+            limits: ConnectionLimits::default(),
+            authorizer: Authorizer::disabled(),
+        }
+    }
 }
 
 /// An API server running on a loopback port until dropped.
@@ -281,11 +295,7 @@ impl TestServer {
         metrics: Metrics,
         clock: Clock,
     ) -> Result<Self, FixtureError> {
-        let access = Access {
-            allowed_names,
-            limits: ConnectionLimits::default(),
-        };
-        Self::start_with(store, pki, access, metrics, clock).await
+        Self::start_with(store, pki, Access::new(allowed_names), metrics, clock).await
     }
 
     /// [`Self::start`] with these allowed names and connection limits.
@@ -299,6 +309,7 @@ impl TestServer {
         let Access {
             allowed_names,
             limits,
+            authorizer,
         } = access;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -318,6 +329,7 @@ impl TestServer {
             tls,
             state,
             auth,
+            authorizer,
             limits,
             async {
                 let _ = stopped.await;

@@ -2,8 +2,9 @@
 //! requestheader (front-proxy) CA.
 //!
 //! The client certificate is optional at the TLS level (`allow_unauthenticated`) so that a client
-//! without one gets a 401 `Status` body rather than a handshake alert; a certificate that is
-//! presented must chain to the CA, otherwise the handshake fails. rustls uses the aws-lc-rs
+//! without one gets a 401 `Status` body rather than a handshake alert, after which its connection
+//! is closed ([`crate::server`]); a certificate that is presented must chain to the CA, otherwise
+//! the handshake fails. rustls uses the aws-lc-rs
 //! provider, passed explicitly rather than relying on a process-wide default.
 
 use std::path::{Path, PathBuf};

@@ -19,7 +19,7 @@ mod tools;
 
 pub use error::HarnessError;
 pub use exporter::TestExporter;
-pub use kube_api::{KubeApi, KubeApiError};
+pub use kube_api::{AccessRule, KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};

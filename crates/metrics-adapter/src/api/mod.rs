@@ -1,7 +1,8 @@
 //! The aggregated metrics API: discovery, custom.metrics.k8s.io (v1beta1, v1beta2) and
 //! external.metrics.k8s.io (v1beta1), as kube-aggregator and the HPA controller call them.
 //!
-//! [`router`] builds the axum router with request metrics and front-proxy authentication;
+//! [`router`] builds the axum router with request metrics, front-proxy authentication and
+//! delegated authorization;
 //! [`crate::server`] serves it over TLS.
 
 pub mod custom;
@@ -22,11 +23,11 @@ use serde::Deserialize;
 use tidal_core::Timestamp;
 
 use crate::auth::{self, RequestHeaderAuth};
-use tidal_runtime::Clock;
-
+use crate::authorization::{self, Authorizer};
 use crate::metrics::{ApiLabels, Metrics};
 use crate::store::MetricStore;
 use status::{ApiError, json_response};
+use tidal_runtime::Clock;
 
 /// API group of custom metrics.
 pub const CUSTOM_GROUP: &str = "custom.metrics.k8s.io";
@@ -150,9 +151,10 @@ async fn record(State(metrics): State<Metrics>, request: Request, next: Next) ->
     response
 }
 
-/// The API router: discovery and metric endpoints behind front-proxy authentication, with
-/// request metrics recorded for every answer (rejections included).
-pub fn router(state: ApiState, auth: Arc<RequestHeaderAuth>) -> Router {
+/// The API router: discovery and metric endpoints behind front-proxy authentication and
+/// delegated authorization, with request metrics recorded for every answer (rejections
+/// included).
+pub fn router(state: ApiState, auth: Arc<RequestHeaderAuth>, authorizer: Authorizer) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route(
@@ -175,6 +177,10 @@ pub fn router(state: ApiState, auth: Arc<RequestHeaderAuth>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            authorizer,
+            authorization::authorize,
+        ))
         .layer(middleware::from_fn_with_state(auth, auth::authenticate))
         .layer(middleware::from_fn_with_state(metrics, record))
 }

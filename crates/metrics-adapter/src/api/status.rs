@@ -43,12 +43,15 @@ pub enum ApiError {
     /// The request did not authenticate (no client certificate, no user header).
     #[error("Unauthorized: {0}")]
     Unauthorized(String),
-    /// The client authenticated but may not use this server (CN not allowed).
+    /// The client may not use this server (CN not allowed), or its user may not read this.
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// Only GET is served.
     #[error("method {0} is not allowed: this API only serves get")]
     MethodNotAllowed(String),
+    /// Whether the user may make the request could not be decided (never served instead).
+    #[error("authorization check failed: {0}")]
+    AuthorizationFailed(String),
 }
 
 impl ApiError {
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::AuthorizationFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -71,6 +75,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
+            ApiError::AuthorizationFailed(_) => "InternalError",
         }
     }
 

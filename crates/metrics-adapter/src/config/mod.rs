@@ -47,6 +47,9 @@ pub struct CollectionSettings {
     pub default_connect_timeout: Duration,
     /// Request timeout of JSON collectors without a `request-timeout` annotation.
     pub default_request_timeout: Duration,
+    /// Confine annotation PromQL queries to the HPA's namespace
+    /// (`--promql-namespace-isolation`, see [`crate::promql_tenancy`]).
+    pub promql_namespace_isolation: bool,
 }
 
 impl Default for CollectionSettings {
@@ -60,6 +63,7 @@ impl Default for CollectionSettings {
             max_concurrent_collections: 64,
             default_connect_timeout: Duration::from_secs(5),
             default_request_timeout: Duration::from_secs(15),
+            promql_namespace_isolation: false,
         }
     }
 }

@@ -144,7 +144,13 @@ fn route(
     target.check_scope(writes)?;
     let sub = target.subresource.as_deref();
     let is_pods = target.prefix == "api/v1" && target.resource == "pods";
+    let is_review = target.prefix == "apis/authorization.k8s.io/v1"
+        && target.resource == "subjectaccessreviews";
     match (method.as_str(), target.name.as_deref(), sub) {
+        ("POST", None, None) if is_review => {
+            let answered = super::access_review::review(&shared.access_rules(), parse_json(body)?)?;
+            Ok(json_response(StatusCode::CREATED, &answered))
+        }
         ("GET", None, None) if is_watch(params) => watch_collection(shared, &target, params),
         ("GET", None, None) => list(shared, &target, params),
         ("POST", None, None) => create(shared, &target, body),

@@ -17,6 +17,8 @@
 //!   `metadata.resourceVersion` in the result is a precondition, as in a real server;
 //! - server-side apply: create, or merge the applied configuration into the object;
 //! - `pods/{name}/eviction`: deletes the pod (201), or 429 while [`KubeApi::refuse_evictions`];
+//! - `authorization.k8s.io/v1` SubjectAccessReview create: answered from the rules the test
+//!   gives [`KubeApi::allow`] (stand-in rules, not RBAC; see [`AccessRule`]);
 //! - label selectors (equality, set and existence) and field selectors (`=`, `!=` on any
 //!   dotted path) for list and watch;
 //! - errors as `Status` bodies with the real codes and reasons.
@@ -30,6 +32,7 @@
 //! no delete-collection, no discovery documents, no protobuf, no TLS, no HTTP/2, no other
 //! subresources (logs, exec, scale, binding).
 
+mod access_review;
 mod error;
 mod http;
 mod kinds;
@@ -38,6 +41,7 @@ mod selector;
 mod store;
 mod watch;
 
+pub use access_review::AccessRule;
 pub use error::KubeApiError;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -63,6 +67,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     requests: Mutex<Vec<String>>,
     refuse_evictions: AtomicBool,
+    access_rules: Mutex<Vec<AccessRule>>,
     closed: AtomicBool,
     bookmark_interval: Duration,
 }
@@ -74,6 +79,10 @@ impl Shared {
 
     fn log_request(&self, method: &Method, uri: &Uri) {
         lock(&self.requests).push(format!("{method} {uri}"));
+    }
+
+    fn access_rules(&self) -> Vec<AccessRule> {
+        lock(&self.access_rules).clone()
     }
 
     fn refuses_evictions(&self) -> bool {
@@ -107,6 +116,7 @@ impl KubeApi {
             store: Mutex::new(Store::new()),
             requests: Mutex::default(),
             refuse_evictions: AtomicBool::new(false),
+            access_rules: Mutex::default(),
             closed: AtomicBool::new(false),
             bookmark_interval: BOOKMARK_INTERVAL,
         });
@@ -239,6 +249,11 @@ impl KubeApi {
         self.shared.refuse_evictions.store(refuse, Ordering::SeqCst);
     }
 
+    /// From now on, SubjectAccessReviews that `rule` matches are allowed (others are denied).
+    pub fn allow(&self, rule: AccessRule) {
+        lock(&self.shared.access_rules).push(rule);
+    }
+
     /// Forgets the change history, like etcd compaction: a watch from an earlier
     /// resourceVersion gets a 410 Expired error event.
     pub fn compact(&self) {
@@ -257,5 +272,3 @@ impl Drop for KubeApi {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_kube;

@@ -16,6 +16,7 @@ use super::{
 use crate::annotations::{
     MetricAnnotations, MetricKey, MetricType, ParsedAnnotations, parse_annotations,
 };
+use crate::promql_tenancy::confine_to_namespace;
 use crate::store::{CollectorId, DescribedObject};
 
 /// A metric (or annotation) of an HPA that cannot be collected, and why.
@@ -397,10 +398,18 @@ impl Ctx<'_> {
 
     fn prometheus(&self, keys: &Keys<'_>) -> Result<Source, ConfigError> {
         keys.reject_unknown(keys::PROMETHEUS_KEYS)?;
-        let query = keys.required("query", "a PromQL expression returning one value")?;
+        let query = keys
+            .required("query", "a PromQL expression returning one value")?
+            .trim();
+        let query = if self.settings.promql_namespace_isolation {
+            confine_to_namespace(query, &self.hpa.namespace)
+                .map_err(|e| keys.invalid("query", query, e.to_string()))?
+        } else {
+            query.to_string()
+        };
         Ok(Source::Prometheus(PrometheusQuery {
             server: self.prometheus_server(keys)?,
-            query: query.trim().to_string(),
+            query,
         }))
     }
 

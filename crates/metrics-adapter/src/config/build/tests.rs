@@ -415,3 +415,55 @@ fn resource_names_follow_kubernetes_plurals() {
     assert_eq!(resource_name("policy/v1", "Policy"), "policies.policy");
     assert_eq!(resource_name("v1", "Endpoints"), "endpoints");
 }
+
+#[test]
+fn promql_namespace_isolation_rewrites_annotation_queries_or_refuses_them() {
+    let annotations = json!({
+        "metric-config.external.events.prometheus/query": "scalar(sum(rate(events_total[1m])))",
+        "metric-config.external.theirs.prometheus/query": "sum(x{namespace=\"kube-system\"})",
+        "metric-config.object.lag.prometheus/query": "sum(lag",
+    });
+    let metrics = json!([
+        external("events", json!({"type": "prometheus"})),
+        external("theirs", json!({"type": "prometheus"})),
+        object("lag", "Service", "v1", "worker"),
+    ]);
+    let query_of = |built: &HpaCollectors, name: &str| {
+        built
+            .configs
+            .iter()
+            .find(|c| c.metric.name == name)
+            .map(|c| match &c.source {
+                Source::Prometheus(p) => p.query.clone(),
+                other => panic!("{other:?}"),
+            })
+    };
+    // Off (the default): queries are used as written.
+    let built = build_hpa_collectors(&hpa(annotations.clone(), metrics.clone()), &settings());
+    assert_eq!(
+        query_of(&built, "theirs").as_deref(),
+        Some("sum(x{namespace=\"kube-system\"})")
+    );
+    let isolated = CollectionSettings {
+        promql_namespace_isolation: true,
+        ..settings()
+    };
+    let built = build_hpa_collectors(&hpa(annotations, metrics), &isolated);
+    assert_eq!(
+        query_of(&built, "events").as_deref(),
+        Some("scalar(sum(rate(events_total{namespace=\"shop\"}[1m])))")
+    );
+    assert_eq!(query_of(&built, "theirs"), None);
+    assert_eq!(built.errors.len(), 2, "{:?}", built.errors);
+    let messages: Vec<String> = built.errors.iter().map(|e| e.error.to_string()).collect();
+    assert!(
+        messages[0].contains("metric-config.external.theirs.prometheus/query")
+            && messages[0].contains("namespace=\"kube-system\""),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("metric-config.object.lag.prometheus/query")
+            && messages[1].contains("does not parse as PromQL"),
+        "{messages:?}"
+    );
+}

@@ -15,7 +15,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use super::KubeApi;
+use crate::kube_api::KubeApi;
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
 

@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 
 use super::KubeApi;
 
+mod access_review;
+mod client;
+
 /// Bounds a wait so a broken stream fails the test instead of hanging it.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
