@@ -23,4 +23,4 @@ pub use kube_api::{AccessRule, KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};
-pub use tools::promtool;
+pub use tools::{kubectl, promtool};

@@ -21,3 +21,19 @@ pub fn promtool() -> Result<PathBuf, HarnessError> {
         |k| std::env::var_os(k),
     )
 }
+
+/// Finds `kubectl` ($TIDAL_KUBECTL, else `$PATH`, else /usr/bin/kubectl); the deploy checks run
+/// `kubectl kustomize`, which needs no cluster.
+pub fn kubectl() -> Result<PathBuf, HarnessError> {
+    let places = [
+        Place::Env("TIDAL_KUBECTL"),
+        Place::SearchPath("kubectl"),
+        Place::File("/usr/bin/kubectl".into()),
+    ];
+    locate(
+        "kubectl",
+        "Install kubectl (it includes kustomize), or point TIDAL_KUBECTL at a kubectl binary.",
+        &places,
+        |k| std::env::var_os(k),
+    )
+}
