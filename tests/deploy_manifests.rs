@@ -24,7 +24,11 @@ use serde_json::Value;
 mod manifest_types;
 
 /// Every kustomization a user may apply: the base and each overlay.
-const KUSTOMIZATIONS: &[&str] = &["deploy", "deploy/overlays/eks", "deploy/overlays/self-managed"];
+const KUSTOMIZATIONS: &[&str] = &[
+    "deploy",
+    "deploy/overlays/eks",
+    "deploy/overlays/self-managed",
+];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,7 +76,11 @@ fn dropped_fields(original: &Value, reparsed: &Value, path: String, out: &mut Ve
     match (original, reparsed) {
         (Value::Object(a), Value::Object(b)) => {
             for (key, value) in a {
-                let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match b.get(key) {
                     Some(again) => dropped_fields(value, again, here, out),
                     None if value.is_null() => {}
@@ -167,7 +175,13 @@ fn no_rendered_object_carries_a_placeholder() {
     for dir in KUSTOMIZATIONS {
         for object in render(dir) {
             let text = serde_json::to_string(&object).unwrap();
-            for marker in ["placeholder", "CA_BUNDLE", "ACCOUNT_ID", "CLUSTER_NAME", "APISERVER_CIDR"] {
+            for marker in [
+                "placeholder",
+                "CA_BUNDLE",
+                "ACCOUNT_ID",
+                "CLUSTER_NAME",
+                "APISERVER_CIDR",
+            ] {
                 if text.contains(marker) {
                     found.push(format!("{dir}: {}: contains {marker}", describe(&object)));
                 }
@@ -189,7 +203,9 @@ fn every_container_runs_locked_down() {
             };
             let what = format!("{dir}: {}", describe(&object));
             if pod["securityContext"]["runAsNonRoot"] != Value::Bool(true) {
-                problems.push(format!("{what}: pod securityContext.runAsNonRoot is not true"));
+                problems.push(format!(
+                    "{what}: pod securityContext.runAsNonRoot is not true"
+                ));
             }
             if pod["securityContext"]["seccompProfile"]["type"] != "RuntimeDefault" {
                 problems.push(format!("{what}: pod seccompProfile is not RuntimeDefault"));
