@@ -88,7 +88,7 @@ impl Autoscaler {
         let args: Vec<&OsStr> = flags.iter().chain(extra).map(OsStr::new).collect();
         let env: [(&str, &OsStr); 5] = [
             ("KUBECONFIG", kubeconfig.as_os_str()),
-            ("POD_NAME", OsStr::new("tidal-cluster-autoscaler-e2e")),
+            ("TIDAL_POD_NAME", OsStr::new("tidal-cluster-autoscaler-e2e")),
             ("AWS_ACCESS_KEY_ID", OsStr::new("testing")),
             ("AWS_SECRET_ACCESS_KEY", OsStr::new("testing")),
             ("AWS_EC2_METADATA_DISABLED", OsStr::new("true")),

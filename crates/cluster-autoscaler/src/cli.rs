@@ -47,7 +47,9 @@ pub struct Args {
     /// Time between loops.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub scan_interval: Duration,
-    /// Decide and log, but change nothing in AWS or Kubernetes.
+    /// Decide and log, but change nothing in AWS or Kubernetes. A dry run competes for its
+    /// own Lease, `<lease-name>-dry-run`, never the production one, so it can run next to
+    /// the real autoscaler without taking over.
     #[arg(long)]
     pub dry_run: bool,
     /// Port of the admin server (`/metrics`, `/healthz`, `/readyz`).
@@ -83,15 +85,25 @@ pub struct Args {
     /// Namespace of the leader-election Lease and of the status ConfigMap.
     #[arg(long, default_value = "kube-system")]
     pub leader_election_namespace: String,
-    /// Name of the leader-election Lease.
+    /// Name of the leader-election Lease (with `--dry-run`: this name + `-dry-run`).
     #[arg(long, default_value = "tidal-cluster-autoscaler")]
     pub lease_name: String,
     /// Act without leader election (a single replica only).
     #[arg(long)]
     pub no_leader_election: bool,
-    /// This replica's identity for the Lease and Events (the pod name).
-    #[arg(long, env = "POD_NAME")]
+    /// This replica's identity for the Lease and Events: the pod name, from the downward API
+    /// (`fieldRef: metadata.name`). Required with leader election.
+    #[arg(long, env = "TIDAL_POD_NAME")]
     pub pod_name: Option<String>,
+}
+
+/// The Lease a replica competes for, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Election {
+    /// The Lease's name.
+    pub lease_name: String,
+    /// The replica's identity (its pod name).
+    pub identity: String,
 }
 
 /// Invalid flags (the node-pool file has its own error, which names file, line and field).
@@ -106,6 +118,9 @@ pub enum ArgsError {
     /// `--cluster-name` is empty.
     #[error("--cluster-name must not be empty")]
     EmptyClusterName,
+    /// Leader election without a pod name.
+    #[error(transparent)]
+    Identity(#[from] tidal_runtime::LeaderError),
 }
 
 /// The prefix length of an IPv4 CIDR, `None` for `none`.
@@ -151,6 +166,27 @@ impl Args {
     }
 }
 
+impl Args {
+    /// The Lease and identity of leader election; `None` with `--no-leader-election`. A
+    /// dry run takes its own Lease; a missing pod name is an error, never a made-up
+    /// identity.
+    pub fn election(&self) -> Result<Option<Election>, ArgsError> {
+        if self.no_leader_election {
+            return Ok(None);
+        }
+        let identity = tidal_runtime::pod_identity(self.pod_name.as_deref())?;
+        let lease_name = if self.dry_run {
+            format!("{}-dry-run", self.lease_name)
+        } else {
+            self.lease_name.clone()
+        };
+        Ok(Some(Election {
+            lease_name,
+            identity,
+        }))
+    }
+}
+
 /// Reads and validates the node-pool file and the flags: everything that can be checked
 /// without the network.
 pub fn load(args: &Args) -> anyhow::Result<Autoscaler> {
@@ -165,6 +201,7 @@ pub fn load(args: &Args) -> anyhow::Result<Autoscaler> {
 /// Runs the cluster autoscaler until SIGTERM/SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let autoscaler = load(&args)?;
+    let election = args.election()?;
     info!(pools = autoscaler.pools().pools().len(), cluster = %args.cluster_name, dry_run = args.dry_run, "starting");
 
     let client = tidal_runtime::kube_client().await?;
@@ -191,21 +228,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
-    let leader = if args.no_leader_election {
-        LeaderHandle::always()
-    } else {
-        let identity = args
-            .pod_name
-            .clone()
-            .unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));
-        let elector = LeaderElector::new(
-            client,
-            &args.leader_election_namespace,
-            &args.lease_name,
-            &identity,
-            LeaseTiming::default(),
-        )?;
-        elector.spawn(shutdown_signal()).0
+    let leader = match election {
+        None => LeaderHandle::always(),
+        Some(election) => {
+            info!(lease = %election.lease_name, identity = %election.identity, "leader election");
+            let elector = LeaderElector::new(
+                client,
+                &args.leader_election_namespace,
+                &election.lease_name,
+                &election.identity,
+                LeaseTiming::default(),
+            )?;
+            elector.spawn(shutdown_signal()).0
+        }
     };
 
     if args.dry_run {
@@ -368,14 +403,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn invalid_settings_fail_load() {
+    /// A node-pool file with one valid pool (deleted when dropped).
+    fn valid_pool_file() -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         write!(
             file,
             "node_pools:\n- name: default\n  instance_types: [m5.large]\n  max_size: 10\n"
         )
         .unwrap();
+        file
+    }
+
+    #[test]
+    fn invalid_settings_fail_load() {
+        let file = valid_pool_file();
         let path = file.path().display().to_string();
         assert!(load(&args(&["--node-pools", &path])).is_ok());
         let err = load(&args(&[
@@ -388,6 +429,49 @@ mod tests {
         assert!(format!("{err:#}").contains("1.5"), "{err:#}");
         let err = load(&args(&["--node-pools", &path, "--cluster-name", " "])).unwrap_err();
         assert!(format!("{err:#}").contains("--cluster-name"), "{err:#}");
+        // A duration that parses but would overflow the loop's arithmetic.
+        let err = load(&args(&[
+            "--node-pools",
+            &path,
+            "--scan-interval",
+            "500000000000y",
+        ]))
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("scan_interval"), "{err:#}");
+    }
+
+    #[test]
+    fn election_needs_the_pod_name_and_a_dry_run_takes_its_own_lease() {
+        let err = args(&[]).election().unwrap_err();
+        assert!(err.to_string().contains("TIDAL_POD_NAME"), "{err}");
+        let err = args(&["--pod-name", " "]).election().unwrap_err();
+        assert!(err.to_string().contains("stable identity"), "{err}");
+        assert_eq!(
+            args(&["--pod-name", "ca-0"]).election().unwrap(),
+            Some(Election {
+                lease_name: "tidal-cluster-autoscaler".into(),
+                identity: "ca-0".into()
+            })
+        );
+        assert_eq!(
+            args(&["--pod-name", "ca-0", "--dry-run"])
+                .election()
+                .unwrap(),
+            Some(Election {
+                lease_name: "tidal-cluster-autoscaler-dry-run".into(),
+                identity: "ca-0".into()
+            })
+        );
+        assert_eq!(args(&["--no-leader-election"]).election().unwrap(), None);
+    }
+
+    // Without a pod name `run` stops before any network call (no kubeconfig or AWS here).
+    #[tokio::test]
+    async fn run_refuses_to_start_without_a_stable_identity() {
+        let file = valid_pool_file();
+        let path = file.path().display().to_string();
+        let err = run(args(&["--node-pools", &path])).await.unwrap_err();
+        assert!(format!("{err:#}").contains("stable identity"), "{err:#}");
     }
 
     fn deploy_file(name: &str) -> String {
@@ -410,13 +494,76 @@ mod tests {
         let deployment: k8s_openapi::api::apps::v1::Deployment =
             serde_yaml_ng::from_str(&deploy_file("deployment.yaml")).unwrap();
         let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
-        let argv = container.args.clone().unwrap();
+        let mut argv = container.args.clone().unwrap();
         assert_eq!(argv[0], "cluster-autoscaler", "the subcommand");
+        // The cluster name comes from the tidal-settings ConfigMap (TIDAL_CLUSTER_NAME).
+        argv.push("--cluster-name=example".to_owned());
         let parsed = Args::try_parse_from(&argv).unwrap();
         assert_eq!(
             parsed.node_pools,
             PathBuf::from("/etc/tidal/node-pools.yaml")
         );
         assert!(parsed.autoscaler_config().is_ok());
+        let env = container.env.clone().unwrap_or_default();
+        let cluster_name = env.iter().find(|e| e.name == "TIDAL_CLUSTER_NAME");
+        let key = cluster_name
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.config_map_key_ref.as_ref())
+            .map(|k| (k.name.as_str(), k.key.as_str()));
+        assert_eq!(key, Some(("tidal-settings", "cluster-name")));
+        // The identity comes from the downward API.
+        let pod_name = env.iter().find(|e| e.name == "TIDAL_POD_NAME");
+        let field = pod_name
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.field_ref.as_ref())
+            .map(|f| f.field_path.as_str());
+        assert_eq!(
+            field,
+            Some("metadata.name"),
+            "TIDAL_POD_NAME from metadata.name"
+        );
+    }
+
+    #[test]
+    fn the_iam_policy_allows_writes_only_to_this_clusters_pool_groups() {
+        use crate::node_pool::{TAG_ENABLED, TAG_NODE_POOL, cluster_tag};
+        // The policy names the cluster as CLUSTER_NAME, which the installer replaces with the
+        // tidal-settings cluster-name (docs/deploy.md).
+        let cluster = "CLUSTER_NAME";
+        let policy: serde_json::Value =
+            serde_json::from_str(&deploy_file("iam-policy.json")).unwrap();
+        let mut writes = Vec::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            let actions: Vec<&str> = statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            if actions.iter().all(|a| a.contains(":Describe")) {
+                continue;
+            }
+            // The discovery tags (`pool_from_tags`): enabled, this cluster's, and a pool.
+            for tag in [
+                TAG_ENABLED.to_owned(),
+                cluster_tag(cluster),
+                TAG_NODE_POOL.to_owned(),
+            ] {
+                assert_eq!(
+                    statement["Condition"]["Null"][format!("aws:ResourceTag/{tag}")],
+                    "false",
+                    "{actions:?} must require the tag {tag}"
+                );
+            }
+            writes.extend(actions);
+        }
+        writes.sort_unstable();
+        assert_eq!(
+            writes,
+            [
+                "autoscaling:SetDesiredCapacity",
+                "autoscaling:TerminateInstanceInAutoScalingGroup"
+            ]
+        );
     }
 }

@@ -105,6 +105,11 @@ impl Default for AutoscalerConfig {
     }
 }
 
+/// The longest duration any setting may have (7 days). Settings are added to timestamps
+/// and to each other; a bound keeps that arithmetic far from overflow, and nothing in the
+/// autoscaler needs a longer period.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Invalid [`AutoscalerConfig`] values.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -123,6 +128,14 @@ pub enum ConfigError {
     /// Max pods per template node is zero.
     #[error("max pods per node must be greater than zero")]
     ZeroMaxPods,
+    /// A duration setting is longer than [`MAX_DURATION`].
+    #[error("{field}: {} is longer than the maximum of {}", humantime::format_duration(*.value), humantime::format_duration(MAX_DURATION))]
+    TooLong {
+        /// The setting, as the config field is named (e.g. `scan_interval`).
+        field: &'static str,
+        /// Its value.
+        value: Duration,
+    },
 }
 
 impl AutoscalerConfig {
@@ -147,6 +160,92 @@ impl AutoscalerConfig {
         if self.template.max_pods == 0 {
             return Err(ConfigError::ZeroMaxPods);
         }
+        for (field, value) in self.durations() {
+            check_duration(field, value)?;
+        }
         Ok(())
+    }
+
+    /// Every duration setting with its field name.
+    fn durations(&self) -> [(&'static str, Duration); 10] {
+        [
+            ("scan_interval", self.scan_interval),
+            ("scale_down_unneeded_time", self.scale_down_unneeded_time),
+            ("scale_down_unready_time", self.scale_down_unready_time),
+            (
+                "scale_down_delay_after_add",
+                self.scale_down_delay_after_add,
+            ),
+            ("max_node_provision_time", self.max_node_provision_time),
+            ("max_drain_time", self.max_drain_time),
+            (
+                "no_scale_up_event_interval",
+                self.no_scale_up_event_interval,
+            ),
+            ("backoff_initial", self.backoff.initial()),
+            ("backoff_max", self.backoff.max()),
+            ("backoff_reset_after", self.backoff.reset_after()),
+        ]
+    }
+}
+
+/// `value` of setting `field`, refused when longer than [`MAX_DURATION`].
+pub fn check_duration(field: &'static str, value: Duration) -> Result<Duration, ConfigError> {
+    if value > MAX_DURATION {
+        return Err(ConfigError::TooLong { field, value });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn every_duration_is_bounded() {
+        assert_eq!(AutoscalerConfig::default().validate(), Ok(()));
+        let huge = humantime::parse_duration("500000000000y").unwrap();
+        let config = AutoscalerConfig {
+            scan_interval: huge,
+            ..AutoscalerConfig::default()
+        };
+        let err = config.validate().unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::TooLong {
+                field: "scan_interval",
+                value: huge
+            }
+        );
+        assert!(err.to_string().starts_with("scan_interval: "), "{err}");
+        let config = AutoscalerConfig {
+            max_drain_time: MAX_DURATION + Duration::from_secs(1),
+            ..AutoscalerConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::TooLong {
+                field: "max_drain_time",
+                ..
+            })
+        ));
+        let config = AutoscalerConfig {
+            backoff: BackoffConfig::try_new(Duration::from_secs(60), MAX_DURATION * 2, huge)
+                .unwrap(),
+            ..AutoscalerConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::TooLong {
+                field: "backoff_max",
+                ..
+            })
+        ));
+        let config = AutoscalerConfig {
+            scale_down_unneeded_time: MAX_DURATION,
+            ..AutoscalerConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()), "the bound itself is allowed");
     }
 }

@@ -122,3 +122,53 @@ fn a_missing_file_is_a_read_error() {
     assert!(matches!(err, ScenarioError::Read { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/scenario.yaml"));
 }
+
+#[test]
+fn durations_are_bounded_and_named() {
+    // Used to panic adding duration and warmup.
+    let text = small_with("duration: 2h", "duration: 500000000000y");
+    let err = error(&text);
+    assert!(err.starts_with("bad.yaml:3:"), "{err}");
+    assert!(
+        err.contains("duration") && err.contains("longer than"),
+        "{err}"
+    );
+    let text = small_with("warmup: 10m", "warmup: 500000000000y");
+    let err = error(&text);
+    assert!(
+        err.starts_with("bad.yaml:5:") && err.contains("warmup"),
+        "{err}"
+    );
+    // Within the scenario bound but beyond the autoscaler's: named in the autoscaler block.
+    let text = small_with(
+        "  scale_down_delay_after_add: 5m\n",
+        "  scale_down_delay_after_add: 5m\n  scan_interval: 30d\n",
+    );
+    let err = error(&text);
+    let line = line_of(&text, "scan_interval");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("autoscaler.scan_interval"), "{err}");
+    assert!(err.contains("longer than the maximum of 7days"), "{err}");
+}
+
+#[test]
+fn an_empty_node_pool_list_is_rejected() {
+    let text = small_with(
+        "node_pools:\n- name: default\n  instance_types: [m6i.xlarge]\n  min_size: 2\n  max_size: 20\n  priority: 0\n- name: fallback\n  instance_types: [m5.xlarge]\n  max_size: 20\n  priority: -10\n",
+        "node_pools: []\n",
+    );
+    let err = error(&text);
+    let line = line_of(&text, "node_pools");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("at least one node pool"), "{err}");
+}
+
+#[test]
+fn a_cpu_hpa_cannot_have_min_replicas_zero() {
+    // Kubernetes admits minReplicas 0 only with an Object or External metric; the simulated
+    // HPAs scale on CPU.
+    let text = small_with("  min_replicas: 2\n", "  min_replicas: 0\n");
+    let err = error(&text);
+    assert!(err.contains("workloads[0].hpa"), "{err}");
+    assert!(err.contains("Object or External"), "{err}");
+}

@@ -202,10 +202,19 @@ impl TryFrom<RawPool> for NodePool {
             .scale_down_unneeded_time
             .as_deref()
             .map(|s| {
-                humantime::parse_duration(s).map_err(|e| {
+                let d = humantime::parse_duration(s).map_err(|e| {
                     field(
                         "scale_down_unneeded_time",
                         format!("{s:?} is not a duration like 10m: {e}"),
+                    )
+                })?;
+                crate::config::check_duration("scale_down_unneeded_time", d).map_err(|_| {
+                    field(
+                        "scale_down_unneeded_time",
+                        format!(
+                            "{s:?} is longer than the maximum of {}",
+                            humantime::format_duration(crate::config::MAX_DURATION)
+                        ),
                     )
                 })
             })
@@ -338,6 +347,18 @@ impl NodePools {
                 source: Some(inner),
             }
         })?;
+        if raw.node_pools.is_empty() {
+            // A truncated ConfigMap must not start an autoscaler that manages nothing.
+            let (line, column) = locate_key(text, "node_pools");
+            return Err(NodePoolError::Invalid {
+                origin: origin.to_owned(),
+                line,
+                column,
+                field: "node_pools".to_owned(),
+                message: "must list at least one node pool".to_owned(),
+                source: None,
+            });
+        }
         let mut first: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, pool) in raw.node_pools.iter().enumerate() {
             if let Some(j) = first.insert(&pool.name, i) {
@@ -360,8 +381,19 @@ impl NodePools {
         })
     }
 
-    /// Builds from already-validated pools (tests, the simulator); rejects duplicate names.
+    /// Builds from already-validated pools (tests, the simulator); rejects duplicate names
+    /// and an empty list.
     pub fn new(pools: Vec<NodePool>) -> Result<NodePools, NodePoolError> {
+        if pools.is_empty() {
+            return Err(NodePoolError::Invalid {
+                origin: "<code>".into(),
+                line: 0,
+                column: 0,
+                field: "node_pools".into(),
+                message: "must list at least one node pool".into(),
+                source: None,
+            });
+        }
         let mut seen = BTreeSet::new();
         for (i, p) in pools.iter().enumerate() {
             if !seen.insert(p.name.clone()) {
@@ -424,6 +456,16 @@ fn split_field(path: &str, message: String) -> (String, String) {
         .and_then(|rest| rest.split_once("`: "))
         .map(|(sub, msg)| (format!("{path}.{sub}"), msg.to_owned()));
     parsed.unwrap_or_else(|| (path.to_owned(), message))
+}
+
+/// Line and column of the top-level `key:`, (0, 0) when it cannot be found.
+fn locate_key(text: &str, key: &str) -> (usize, usize) {
+    text.lines()
+        .position(|line| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map_or((0, 0), |i| (i + 1, 1))
 }
 
 /// Line and column of the `nth` (1-based) `name: <name>` entry, for errors found after parsing.

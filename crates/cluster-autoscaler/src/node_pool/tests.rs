@@ -176,6 +176,30 @@ fn threshold_and_duration_overrides_are_checked() {
 }
 
 #[test]
+fn durations_are_bounded() {
+    let text = "node_pools:\n- name: a\n  instance_types: [m5.large]\n  max_size: 3\n  scale_down_unneeded_time: 500000000000y\n";
+    let (shown, line, _, field) = invalid(text);
+    assert_eq!(field, "node_pools[0].scale_down_unneeded_time", "{shown}");
+    assert_eq!(line, 2, "{shown}");
+    assert!(
+        shown.contains("longer than the maximum of 7days"),
+        "{shown}"
+    );
+    let text = text.replace("500000000000y", "7days");
+    assert!(NodePools::from_yaml(&text, "pools.yaml").is_ok());
+}
+
+#[test]
+fn an_empty_pool_list_is_rejected() {
+    // A truncated ConfigMap must not start an autoscaler that manages nothing.
+    let (shown, line, column, field) = invalid("# pools\nnode_pools: []\n");
+    assert_eq!(field, "node_pools", "{shown}");
+    assert_eq!((line, column), (2, 1), "{shown}");
+    assert!(shown.contains("at least one node pool"), "{shown}");
+    assert!(NodePools::new(Vec::new()).is_err());
+}
+
+#[test]
 fn duplicate_pool_names_point_at_the_second() {
     let text = "node_pools:\n- name: a\n  instance_types: [m5.large]\n  max_size: 3\n- name: a\n  instance_types: [m5.large]\n  max_size: 3\n";
     let (shown, line, column, field) = invalid(text);

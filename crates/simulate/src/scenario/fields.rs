@@ -7,20 +7,30 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-/// A duration written the human way: `90s`, `10m`, `1h 30m`, `24h`.
+/// A duration written the human way: `90s`, `10m`, `1h 30m`, `24h`; at most
+/// [`MAX_DURATION`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
+
+/// The longest duration a scenario may write (365 days): durations are added to each other
+/// and to the simulated clock, and a bound keeps that arithmetic far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(|e| {
-                de::Error::custom(format!(
-                    "invalid duration `{text}`: {e} (e.g. 90s, 10m, 1h30m)"
-                ))
-            })
+        let duration = humantime::parse_duration(&text).map_err(|e| {
+            de::Error::custom(format!(
+                "invalid duration `{text}`: {e} (e.g. 90s, 10m, 1h30m)"
+            ))
+        })?;
+        if duration > MAX_DURATION {
+            return Err(de::Error::custom(format!(
+                "duration `{text}` is longer than the maximum of {}",
+                humantime::format_duration(MAX_DURATION)
+            )));
+        }
+        Ok(HumanDuration(duration))
     }
 }
 
@@ -152,5 +162,9 @@ mod tests {
         let a: CpuAmount = serde_yaml_ng::from_str("500u").unwrap();
         assert!((a.0 - 0.0005).abs() < 1e-12);
         assert!(serde_yaml_ng::from_str::<HumanDuration>("soon").is_err());
+        let d: HumanDuration = serde_yaml_ng::from_str("365d").unwrap();
+        assert_eq!(d.0, MAX_DURATION);
+        let err = serde_yaml_ng::from_str::<HumanDuration>("500000000000y").unwrap_err();
+        assert!(err.to_string().contains("longer than the maximum"), "{err}");
     }
 }

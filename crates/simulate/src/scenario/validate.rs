@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tidal_cluster_autoscaler::config::{AutoscalerConfig, ExpanderKind};
+use tidal_cluster_autoscaler::config::{self, AutoscalerConfig, ConfigError, ExpanderKind};
 use tidal_cluster_autoscaler::node_pool::{NodePoolError, NodePools};
 use tidal_core::backoff::BackoffConfig;
 use tidal_core::resources::Resources;
@@ -44,7 +44,8 @@ impl Validator<'_> {
         if raw.duration.0.is_zero() {
             return Err(self.invalid("duration".into(), "must be greater than zero".into()));
         }
-        if (raw.duration.0 + raw.warmup.0).as_millis() / raw.tick.0.as_millis().max(1) > MAX_TICKS {
+        let span = raw.duration.0.saturating_add(raw.warmup.0);
+        if span.as_millis() / raw.tick.0.as_millis().max(1) > MAX_TICKS {
             return Err(self.invalid(
                 "duration".into(),
                 format!(
@@ -124,8 +125,17 @@ impl Validator<'_> {
             )
             .map_err(|e| self.invalid("autoscaler.backoff_initial".into(), e.to_string()))?;
         }
-        c.validate()
-            .map_err(|e| self.invalid("autoscaler".into(), e.to_string()))?;
+        c.validate().map_err(|e| match e {
+            ConfigError::TooLong { field, value } => self.invalid(
+                format!("autoscaler.{field}"),
+                format!(
+                    "{} is longer than the maximum of {}",
+                    humantime::format_duration(value),
+                    humantime::format_duration(config::MAX_DURATION)
+                ),
+            ),
+            e => self.invalid("autoscaler".into(), e.to_string()),
+        })?;
         Ok(c)
     }
 

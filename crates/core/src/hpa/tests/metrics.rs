@@ -20,13 +20,15 @@ struct Case {
     expect: Expect,
 }
 
-fn sidecar_pods() -> Vec<PodInfo> {
+/// Two pods whose `app` and `sidecar` containers request 1000m CPU each.
+pub(super) fn sidecar_pods() -> Vec<PodInfo> {
     (0..2)
         .map(|i| cpu_pod(&format!("pod-{i}"), 1000).with_request("sidecar", "cpu", 1000))
         .collect()
 }
 
-fn sidecar_usage() -> MetricObservation {
+/// `app` uses 900m and `sidecar` 100m in both [`sidecar_pods`].
+pub(super) fn sidecar_usage() -> MetricObservation {
     MetricObservation::Resource(
         (0..2)
             .map(|i| PodResourceSample {

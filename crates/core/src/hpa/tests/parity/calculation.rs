@@ -325,30 +325,8 @@ fn utilization_tolerance_and_gaps_follow_kubernetes() {
             ),
             obs(
                 2,
-                (0..2)
-                    .map(|i| {
-                        cpu_pod(&format!("pod-{i}"), 1000).with_request("sidecar", "cpu", 1000)
-                    })
-                    .collect(),
-                vec![MetricObservation::Resource(
-                    (0..2)
-                        .map(|i| PodResourceSample {
-                            pod: format!("pod-{i}"),
-                            timestamp: ago(10),
-                            window: Duration::from_secs(30),
-                            containers: vec![
-                                ContainerUsage {
-                                    name: "app".into(),
-                                    usage: 900,
-                                },
-                                ContainerUsage {
-                                    name: "sidecar".into(),
-                                    usage: 100,
-                                },
-                            ],
-                        })
-                        .collect(),
-                )],
+                super::super::metrics::sidecar_pods(),
+                vec![super::super::metrics::sidecar_usage()],
             ),
             (Some(4), 4),
         ),
