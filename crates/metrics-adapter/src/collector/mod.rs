@@ -12,9 +12,11 @@ use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
 use crate::config::{CollectionSettings, Source};
+use crate::outbound::{OutboundPolicy, http_client};
 use crate::ports::ClusterView;
 
 mod error;
+pub mod fetch;
 pub mod json_path;
 pub mod prometheus;
 pub mod requests_per_second;
@@ -60,8 +62,12 @@ pub struct Backends {
     pub cluster: Arc<dyn ClusterView>,
     /// SQS clients per region and cached queue URLs.
     pub sqs: Arc<sqs::SqsClients>,
-    /// HTTP client for Prometheus (proxy settings from the environment apply).
-    pub prometheus_http: reqwest::Client,
+    /// Fetches from Prometheus servers (through the outbound policy, bodies within limits).
+    pub prometheus: fetch::Fetcher,
+    /// The outbound policy for tenant-chosen URLs.
+    pub policy: Arc<OutboundPolicy>,
+    /// Limits on response bodies, shared by every collector.
+    pub limits: fetch::BodyLimits,
     /// PromQL template of the requests-per-second collector.
     pub rps_query_template: String,
 }
@@ -86,18 +92,26 @@ impl Backends {
         cluster: Arc<dyn ClusterView>,
         settings: &CollectionSettings,
     ) -> Result<Self, CollectError> {
-        let prometheus_http = reqwest::Client::builder()
-            .connect_timeout(settings.default_connect_timeout)
-            .timeout(settings.default_request_timeout.max(Duration::from_secs(1)))
-            .build()
-            .map_err(|source| CollectError::ClientSetup {
-                what: "Prometheus HTTP client",
-                source,
-            })?;
+        let policy = Arc::new(settings.outbound.clone());
+        let limits = fetch::BodyLimits {
+            max_body_bytes: settings.max_body_bytes,
+            budget: fetch::ByteBudget::new(settings.body_budget_bytes),
+        };
+        let prometheus_http = http_client(
+            Some(policy.clone()),
+            settings.default_connect_timeout,
+            settings.default_request_timeout.max(Duration::from_secs(1)),
+        )
+        .map_err(|source| CollectError::ClientSetup {
+            what: "Prometheus HTTP client",
+            source,
+        })?;
         Ok(Self {
             cluster,
             sqs: Arc::new(sqs::SqsClients::new(settings.aws_endpoint_url.clone())),
-            prometheus_http,
+            prometheus: fetch::Fetcher::new(prometheus_http, Some(policy.clone()), limits.clone()),
+            policy,
+            limits,
             rps_query_template: settings.rps_query_template.clone(),
         })
     }
@@ -108,19 +122,24 @@ impl Backends {
             Source::PodsJsonPath(s) => Arc::new(json_path::PodsJsonPathCollector::new(
                 s.clone(),
                 self.cluster.clone(),
+                self.limits.clone(),
             )?),
-            Source::UrlJsonPath(s) => Arc::new(json_path::UrlJsonPathCollector::new(s.clone())?),
-            Source::Prometheus(s) => Arc::new(prometheus::PrometheusCollector::new(
-                self.prometheus_http.clone(),
+            Source::UrlJsonPath(s) => Arc::new(json_path::UrlJsonPathCollector::new(
                 s.clone(),
+                self.policy.clone(),
+                self.limits.clone(),
             )?),
+            Source::Prometheus(s) => Arc::new(prometheus::PrometheusCollector::new(
+                self.prometheus.clone(),
+                s.clone(),
+            )),
             Source::RequestsPerSecond(s) => {
                 Arc::new(requests_per_second::RequestsPerSecondCollector::new(
-                    self.prometheus_http.clone(),
+                    self.prometheus.clone(),
                     s.clone(),
                     self.rps_query_template.clone(),
                     self.cluster.clone(),
-                )?)
+                ))
             }
             Source::SqsQueueLength(s) => {
                 Arc::new(sqs::SqsCollector::new(self.sqs.clone(), s.clone()))
