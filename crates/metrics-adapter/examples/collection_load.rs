@@ -28,12 +28,13 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "{} HPAs, {} byte bodies, {} s: {} requests served, {} HPA metrics succeeding, peak RSS {} MiB",
+        "{} HPAs, {} byte bodies, {} s: {} requests served, {} HPA metrics succeeding, failing {:?}, peak RSS {} MiB",
         report.hpas,
         report.body_bytes,
         seconds,
         report.requests,
         report.succeeding,
+        report.failing,
         report
             .peak_rss_kib
             .map_or("unknown".to_string(), |k| format!(

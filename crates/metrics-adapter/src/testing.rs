@@ -368,6 +368,8 @@ pub struct CollectionLoadReport {
     pub requests: usize,
     /// HPA metrics whose last collection succeeded at the end.
     pub succeeding: usize,
+    /// HPA metrics whose last collection failed, by reason.
+    pub failing: BTreeMap<&'static str, usize>,
     /// Highest resident set size seen while running, in KiB (Linux only).
     pub peak_rss_kib: Option<u64>,
 }
@@ -469,20 +471,21 @@ pub async fn collection_load(
     }
     stop.notify_one();
     let _ = running.await;
-    let succeeding = poller
-        .reports()
-        .iter()
-        .filter(|r| {
-            r.status
-                .as_ref()
-                .is_some_and(|s| s.last_success.is_some() && s.last_error.is_none())
-        })
-        .count();
+    let mut succeeding = 0;
+    let mut failing = BTreeMap::new();
+    for status in poller.reports().into_iter().filter_map(|r| r.status) {
+        match (status.last_error.is_some(), status.last_error_reason) {
+            (false, _) if status.last_success.is_some() => succeeding += 1,
+            (true, Some(reason)) => *failing.entry(reason).or_default() += 1,
+            _ => *failing.entry("not yet collected").or_default() += 1,
+        }
+    }
     Ok(CollectionLoadReport {
         hpas,
         body_bytes,
         requests: requests.load(Ordering::Relaxed),
         succeeding,
+        failing,
         peak_rss_kib: peak,
     })
 }

@@ -4,14 +4,14 @@
 //! and asked to [`Collector::collect`] on every interval. It returns raw values; the poller
 //! turns them into each HPA's samples.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
-use crate::config::{CollectionSettings, Source};
+use crate::config::{CollectionSettings, HttpTimeouts, Source};
 use crate::outbound::{OutboundPolicy, http_client};
 use crate::ports::ClusterView;
 
@@ -70,6 +70,9 @@ pub struct Backends {
     pub limits: fetch::BodyLimits,
     /// PromQL template of the requests-per-second collector.
     pub rps_query_template: String,
+    /// JSON fetchers by (outbound policy applies, timeouts): an HTTP client holds a connection
+    /// pool and TLS roots, too much to build one per HPA.
+    json_fetchers: Mutex<HashMap<(bool, HttpTimeouts), fetch::Fetcher>>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -113,21 +116,44 @@ impl Backends {
             policy,
             limits,
             rps_query_template: settings.rps_query_template.clone(),
+            json_fetchers: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The shared JSON fetcher for `timeouts`, through the outbound policy when `tenant_chosen`.
+    fn json_fetcher(
+        &self,
+        tenant_chosen: bool,
+        timeouts: HttpTimeouts,
+    ) -> Result<fetch::Fetcher, CollectError> {
+        let mut fetchers = self.json_fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fetcher) = fetchers.get(&(tenant_chosen, timeouts)) {
+            return Ok(fetcher.clone());
+        }
+        let policy = tenant_chosen.then(|| self.policy.clone());
+        let http =
+            http_client(policy.clone(), timeouts.connect, timeouts.request).map_err(|source| {
+                CollectError::ClientSetup {
+                    what: "JSON HTTP client",
+                    source,
+                }
+            })?;
+        let fetcher = fetch::Fetcher::new(http, policy, self.limits.clone());
+        fetchers.insert((tenant_chosen, timeouts), fetcher.clone());
+        Ok(fetcher)
     }
 
     /// Builds the collector for `source`.
     pub fn collector_for(&self, source: &Source) -> Result<Arc<dyn Collector>, CollectError> {
         Ok(match source {
-            Source::PodsJsonPath(s) => Arc::new(json_path::PodsJsonPathCollector::new(
+            Source::PodsJsonPath(s) => Arc::new(json_path::PodsJsonPathCollector::with_fetcher(
                 s.clone(),
                 self.cluster.clone(),
-                self.limits.clone(),
+                self.json_fetcher(false, s.timeouts)?,
             )?),
-            Source::UrlJsonPath(s) => Arc::new(json_path::UrlJsonPathCollector::new(
+            Source::UrlJsonPath(s) => Arc::new(json_path::UrlJsonPathCollector::with_fetcher(
                 s.clone(),
-                self.policy.clone(),
-                self.limits.clone(),
+                self.json_fetcher(true, s.timeouts)?,
             )?),
             Source::Prometheus(s) => Arc::new(prometheus::PrometheusCollector::new(
                 self.prometheus.clone(),

@@ -9,9 +9,12 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 use tidal_core::Timestamp;
 
-use super::fetch::{BodyLimits, Fetcher};
+#[cfg(test)]
+use super::fetch::BodyLimits;
+use super::fetch::Fetcher;
 use super::{CollectError, Collected, Collector, PodValue, finite};
 use crate::config::{JsonPathSpec, PodsJsonPath, UrlJsonPath};
+#[cfg(test)]
 use crate::outbound::{OutboundPolicy, http_client};
 use crate::ports::{ClusterView, PodSummary};
 
@@ -118,6 +121,7 @@ impl PodsJsonPathCollector {
     /// A collector for `source`, finding pods through `cluster`. Pod IPs come from the
     /// Kubernetes API, not from the tenant, so no outbound policy applies; redirects are still
     /// refused and bodies still bounded by `limits`.
+    #[cfg(test)]
     pub fn new(
         source: PodsJsonPath,
         cluster: Arc<dyn ClusterView>,
@@ -129,9 +133,19 @@ impl PodsJsonPathCollector {
                 source,
             },
         )?;
+        Self::with_fetcher(source, cluster, Fetcher::new(http, None, limits))
+    }
+
+    /// A collector for `source` fetching through `fetcher` (shared by collectors with the
+    /// same timeouts; it must not resolve through the outbound policy).
+    pub fn with_fetcher(
+        source: PodsJsonPath,
+        cluster: Arc<dyn ClusterView>,
+        fetcher: Fetcher,
+    ) -> Result<Self, CollectError> {
         Ok(Self {
             path: compile(&source.json)?,
-            fetcher: Fetcher::new(http, None, limits),
+            fetcher,
             source,
             cluster,
         })
@@ -216,6 +230,7 @@ pub struct UrlJsonPathCollector {
 
 impl UrlJsonPathCollector {
     /// A collector for `source`, whose URL the tenant chose: connections go through `policy`.
+    #[cfg(test)]
     pub fn new(
         source: UrlJsonPath,
         policy: Arc<OutboundPolicy>,
@@ -230,9 +245,15 @@ impl UrlJsonPathCollector {
             what: "JSON HTTP client",
             source,
         })?;
+        Self::with_fetcher(source, Fetcher::new(http, Some(policy), limits))
+    }
+
+    /// A collector for `source` fetching through `fetcher` (shared by collectors with the
+    /// same timeouts; it must enforce the outbound policy).
+    pub fn with_fetcher(source: UrlJsonPath, fetcher: Fetcher) -> Result<Self, CollectError> {
         Ok(Self {
             path: compile(&source.json)?,
-            fetcher: Fetcher::new(http, Some(policy), limits),
+            fetcher,
             source,
         })
     }
