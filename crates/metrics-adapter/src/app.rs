@@ -508,6 +508,61 @@ mod tests {
         assert_eq!(settings.aws_regions, ["eu-central-1", "eu-west-1"]);
     }
 
+    #[test]
+    fn tenancy_flags_become_collection_settings_and_bad_ones_are_refused() {
+        let args = parse(&[
+            "--outbound-allow-cidr",
+            "127.0.0.0/8",
+            "--pod-ip",
+            "127.0.0.2",
+            "--allowed-prometheus-server",
+            "http://prom-a:9090,http://prom-b:9090",
+            "--max-concurrent-collections-per-namespace",
+            "4",
+        ])
+        .unwrap();
+        assert!(args.validate().is_ok());
+        let settings = args.collection_settings(Some("eu-west-1".into()));
+        assert_eq!(settings.outbound.allow, ["127.0.0.0/8".parse().unwrap()]);
+        assert_eq!(
+            settings.outbound.own_ips,
+            ["127.0.0.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(settings.allowed_prometheus_servers.len(), 2);
+        assert_eq!(settings.max_concurrent_per_namespace, 4);
+        assert_eq!(settings.max_body_bytes, 1 << 20);
+        assert_eq!(
+            settings.aws_regions,
+            ["eu-west-1"],
+            "the configured region by default"
+        );
+        let explicit = parse(&["--aws-region", "eu-central-1"]).unwrap();
+        assert_eq!(
+            explicit
+                .collection_settings(Some("eu-west-1".into()))
+                .aws_regions,
+            ["eu-central-1"]
+        );
+        assert!(
+            parse(&[])
+                .unwrap()
+                .collection_settings(None)
+                .aws_regions
+                .is_empty()
+        );
+
+        assert!(parse(&["--outbound-deny-cidr", "not-a-cidr"]).is_err());
+        for bad in [
+            &["--default-collection-interval", "1s"][..],
+            &["--max-response-bytes", "0"],
+            &["--response-memory-budget-bytes", "1000"],
+            &["--allowed-prometheus-server", "prom:9090"],
+        ] {
+            let args = parse(bad).unwrap();
+            assert!(args.validate().is_err(), "{bad:?} must be refused");
+        }
+    }
+
     #[tokio::test]
     async fn admin_routes_serve_debug_collectors_and_value_age() {
         use http_body_util::BodyExt;
