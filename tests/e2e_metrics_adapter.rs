@@ -138,6 +138,9 @@ impl Adapter {
             OsStr::new(&secure),
             OsStr::new("--admin-port"),
             OsStr::new(&admin),
+            // The JSON source is on loopback, which the outbound policy refuses by default.
+            OsStr::new("--outbound-allow-cidr"),
+            OsStr::new("127.0.0.0/8"),
         ];
         let env = [("KUBECONFIG", kubeconfig.as_os_str())];
         let level = "info,tidal_metrics_adapter=debug";

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use ipnet::IpNet;
 use prometheus_client::registry::Registry;
 use rustls::ServerConfig;
 use tidal_runtime::{Clock, Readiness, admin};
@@ -26,12 +26,15 @@ use crate::api::{self, ApiState};
 use crate::auth::RequestHeaderAuth;
 use crate::authorization::{AuthorizationFlags, Authorizer, KubeAccessReview};
 use crate::collection::Collection;
-use crate::config::CollectionSettings;
+use crate::config::limits::{MAX_INTERVAL, MIN_INTERVAL};
+use crate::config::{CollectionSettings, DEFAULT_BODY_BUDGET_BYTES, DEFAULT_MAX_BODY_BYTES};
 use crate::debug_server::{self, DebugBody, DebugServer};
 use crate::metrics::{Metrics, ValueAgeCollector};
+use crate::outbound::OutboundPolicy;
 use crate::redact::redact_userinfo;
 use crate::server::{ConnectionFlags, ConnectionLimits, serve_tls};
 use crate::store::MetricStore;
+use crate::supervisor::{Shutdown, Supervisor};
 use crate::tls;
 use crate::tls_source::{Loaded, TlsSource};
 
@@ -71,7 +74,8 @@ pub struct Args {
     /// Prometheus used by HPAs that name none (e.g. `http://prometheus.monitoring:9090`).
     #[arg(long, env = "TIDAL_PROMETHEUS_SERVER")]
     pub prometheus_server: Option<String>,
-    /// AWS region SQS queues may be in; repeat for several (empty allows any).
+    /// AWS region SQS queues may be in; repeat for several. Default: the region the adapter
+    /// runs in (`AWS_REGION`); without one, SQS metrics are refused.
     #[arg(long = "aws-region", env = "TIDAL_AWS_REGION", value_delimiter = ',')]
     pub aws_regions: Vec<String>,
     /// Endpoint override for AWS clients (tests against moto).
@@ -104,6 +108,106 @@ pub struct Args {
     /// (or selects another namespace) is refused with a Warning Event.
     #[arg(long, env = "TIDAL_PROMQL_NAMESPACE_ISOLATION")]
     pub promql_namespace_isolation: bool,
+    /// Bounds on what HPA annotations can make the collectors do (outbound policy, memory,
+    /// fairness, supervision).
+    #[command(flatten)]
+    pub tenancy: TenancyArgs,
+}
+
+/// Flags bounding what HPA annotations (untrusted tenants) can make the collectors do.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TenancyArgs {
+    /// CIDR a json-path endpoint or Prometheus may resolve to although a default refuses it
+    /// (loopback, link-local, metadata); repeat or comma-separate. Never lifts --pod-ip.
+    #[arg(long, value_delimiter = ',', env = "TIDAL_OUTBOUND_ALLOW_CIDR")]
+    pub outbound_allow_cidr: Vec<IpNet>,
+    /// CIDR collectors must never connect to (besides the defaults); repeat or comma-separate.
+    #[arg(long, value_delimiter = ',', env = "TIDAL_OUTBOUND_DENY_CIDR")]
+    pub outbound_deny_cidr: Vec<IpNet>,
+    /// The adapter's own pod IP(s) (from the downward API), which collectors never connect to.
+    #[arg(long, value_delimiter = ',', env = "TIDAL_POD_IP")]
+    pub pod_ip: Vec<IpAddr>,
+    /// Prometheus server an HPA may name in `prometheus-server` besides --prometheus-server;
+    /// repeat for several.
+    #[arg(long, value_delimiter = ',', env = "TIDAL_ALLOWED_PROMETHEUS_SERVER")]
+    pub allowed_prometheus_server: Vec<String>,
+    /// Largest response body a collector reads, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, env = "TIDAL_MAX_RESPONSE_BYTES")]
+    pub max_response_bytes: usize,
+    /// Bytes of response bodies (and their parsed form) held at once across all collections.
+    #[arg(long, default_value_t = DEFAULT_BODY_BUDGET_BYTES, env = "TIDAL_RESPONSE_MEMORY_BUDGET_BYTES")]
+    pub response_memory_budget_bytes: usize,
+    /// Collections running at once.
+    #[arg(long, default_value_t = CollectionSettings::default().max_concurrent_collections, env = "TIDAL_MAX_CONCURRENT_COLLECTIONS")]
+    pub max_concurrent_collections: usize,
+    /// Collections of one namespace running at once.
+    #[arg(long, default_value_t = CollectionSettings::default().max_concurrent_per_namespace, env = "TIDAL_MAX_CONCURRENT_COLLECTIONS_PER_NAMESPACE")]
+    pub max_concurrent_collections_per_namespace: usize,
+    /// How long the adapter reports not-ready after a background task died before it exits.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "TIDAL_TASK_FAILURE_GRACE")]
+    pub task_failure_grace: Duration,
+}
+
+impl TenancyArgs {
+    /// Checks the flags; returns the first problem.
+    fn validate(&self, default_interval: Duration) -> Result<(), ArgsError> {
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&default_interval) {
+            return Err(ArgsError::IntervalOutOfBounds(default_interval));
+        }
+        let zero = [
+            ("max-response-bytes", self.max_response_bytes),
+            (
+                "response-memory-budget-bytes",
+                self.response_memory_budget_bytes,
+            ),
+            (
+                "max-concurrent-collections",
+                self.max_concurrent_collections,
+            ),
+            (
+                "max-concurrent-collections-per-namespace",
+                self.max_concurrent_collections_per_namespace,
+            ),
+        ];
+        if let Some((flag, _)) = zero.iter().find(|(_, v)| *v == 0) {
+            return Err(ArgsError::Zero { flag });
+        }
+        if self.response_memory_budget_bytes < self.max_response_bytes {
+            return Err(ArgsError::BudgetBelowBody);
+        }
+        for server in &self.allowed_prometheus_server {
+            check_url("allowed-prometheus-server", Some(server))?;
+        }
+        Ok(())
+    }
+
+    /// Applies these flags to `settings`; `configured_region` is the region the adapter runs
+    /// in, the SQS allow-list when `--aws-region` is not given.
+    fn apply(&self, settings: &mut CollectionSettings, configured_region: Option<String>) {
+        settings.outbound = OutboundPolicy {
+            allow: self.outbound_allow_cidr.clone(),
+            deny: self.outbound_deny_cidr.clone(),
+            own_ips: self.pod_ip.clone(),
+        };
+        settings.allowed_prometheus_servers = self.allowed_prometheus_server.clone();
+        settings.max_body_bytes = self.max_response_bytes;
+        settings.body_budget_bytes = self.response_memory_budget_bytes;
+        settings.max_concurrent_collections = self.max_concurrent_collections;
+        settings.max_concurrent_per_namespace = self.max_concurrent_collections_per_namespace;
+        if settings.aws_regions.is_empty() {
+            settings.aws_regions.extend(configured_region);
+        }
+    }
+}
+
+/// The region the adapter runs in, from the environment only (`AWS_REGION`,
+/// `AWS_DEFAULT_REGION`): no network call, so it is also safe where no metadata service exists.
+async fn configured_region() -> Option<String> {
+    use aws_config::meta::region::ProvideRegion;
+    aws_config::environment::region::EnvironmentVariableRegionProvider::new()
+        .region()
+        .await
+        .map(|r| r.to_string())
 }
 
 /// A flag value that cannot work, found before anything starts.
@@ -138,6 +242,18 @@ pub enum ArgsError {
     /// An always-allow path is malformed.
     #[error("--authorization-always-allow-paths: {0}")]
     AlwaysAllowPath(String),
+    /// The default interval is outside the bounds every interval is clamped to.
+    #[error("--default-collection-interval {0:?} must be between 5s and 10m")]
+    IntervalOutOfBounds(Duration),
+    /// A size or count flag is 0.
+    #[error("--{flag} must be at least 1")]
+    Zero {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// The memory budget cannot hold one body.
+    #[error("--response-memory-budget-bytes must be at least --max-response-bytes")]
+    BudgetBelowBody,
 }
 
 fn check_url(flag: &'static str, value: Option<&str>) -> Result<(), ArgsError> {
@@ -184,6 +300,7 @@ impl Args {
             .map_err(ArgsError::AlwaysAllowPath)?;
         check_url("prometheus-server", self.prometheus_server.as_deref())?;
         check_url("aws-endpoint-url", self.aws_endpoint_url.as_deref())?;
+        self.tenancy.validate(self.default_collection_interval)?;
         Ok(())
     }
 
@@ -217,16 +334,19 @@ impl Args {
         Ok(())
     }
 
-    /// The collection settings these flags give (other settings keep their defaults).
-    pub fn collection_settings(&self) -> CollectionSettings {
-        CollectionSettings {
+    /// The collection settings these flags give (other settings keep their defaults);
+    /// `configured_region` is the region the adapter runs in.
+    pub fn collection_settings(&self, configured_region: Option<String>) -> CollectionSettings {
+        let mut settings = CollectionSettings {
             default_interval: self.default_collection_interval,
             prometheus_server: self.prometheus_server.clone(),
             aws_regions: self.aws_regions.clone(),
             aws_endpoint_url: self.aws_endpoint_url.clone(),
             promql_namespace_isolation: self.promql_namespace_isolation,
             ..CollectionSettings::default()
-        }
+        };
+        self.tenancy.apply(&mut settings, configured_region);
+        settings
     }
 
     /// The API port's connection limits these flags give.
@@ -256,7 +376,6 @@ impl Args {
     }
 }
 
-type Shutdown = Shared<BoxFuture<'static, ()>>;
 /// A background task and the name its failure is reported under.
 type NamedTask = (&'static str, JoinHandle<()>);
 
@@ -298,7 +417,9 @@ async fn prepare(args: &Args) -> anyhow::Result<Prepared> {
 /// Runs the metrics adapter until SIGTERM/SIGINT: validates flags and files first, then serves.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let prepared = prepare(&args).await?;
-    let shutdown: Shutdown = tidal_runtime::shutdown_signal().boxed().shared();
+    let readiness = Readiness::new();
+    let supervisor = Supervisor::new(readiness.clone());
+    let shutdown = shutdown_on_signal_or_failure(&supervisor, args.tenancy.task_failure_grace);
     let clock = Clock::system();
     let store = MetricStore::new();
     let mut registry = Registry::with_prefix("tidal_metrics_adapter");
@@ -307,11 +428,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let collection = Collection::new(
         prepared.client.clone(),
         store.clone(),
-        args.collection_settings(),
+        args.collection_settings(configured_region().await),
         metrics.clone(),
         clock.clone(),
     )?;
-    let readiness = Readiness::new();
     let debug_body: DebugBody = {
         let (debug, clock) = (collection.debug(), clock.clone());
         Arc::new(move || debug.json(clock.now()))
@@ -325,8 +445,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let auth = Arc::new(RequestHeaderAuth::new(
         prepared.loaded.ca.allowed_names.clone(),
     ));
-    let (tls, tasks) = spawn_background(prepared, &auth, collection, &store, &clock, &shutdown);
-    readiness.set_ready(true);
+    let background = Background {
+        collection,
+        store: store.clone(),
+        clock: clock.clone(),
+        supervisor: supervisor.clone(),
+    };
+    let (tls, tasks) = spawn_background(prepared, &auth, background, &shutdown);
+    // A task that already died keeps the adapter unready until the grace period ends it.
+    if supervisor.failure().is_none() {
+        readiness.set_ready(true);
+    }
     tracing::info!(addr = %api_addr, "metrics API listening");
     let state = ApiState {
         store,
@@ -340,6 +469,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         task.await.with_context(|| format!("{name} task failed"))?;
     }
     side.stopped().await?;
+    if let Some(task) = supervisor.failure() {
+        anyhow::bail!(
+            "the {task} task stopped unexpectedly; exiting so Kubernetes restarts the adapter"
+        );
+    }
     tracing::info!("metrics adapter stopped");
     Ok(())
 }
@@ -386,14 +520,20 @@ async fn serve_side_ports(
     Ok(SidePorts { admin, debug })
 }
 
+/// The supervised work beside the API: collection and purging of expired values.
+struct Background {
+    collection: Collection,
+    store: MetricStore,
+    clock: Clock,
+    supervisor: Supervisor,
+}
+
 /// Starts what runs beside the API until shutdown: TLS reloading, collection and purging.
 /// Returns the receiver of the current TLS configuration and the named tasks.
 fn spawn_background(
     prepared: Prepared,
     auth: &Arc<RequestHeaderAuth>,
-    collection: Collection,
-    store: &MetricStore,
-    clock: &Clock,
+    background: Background,
     shutdown: &Shutdown,
 ) -> (watch::Receiver<Arc<ServerConfig>>, [NamedTask; 3]) {
     let (tls_tx, tls_rx) = watch::channel(prepared.loaded.config.clone());
@@ -404,14 +544,38 @@ fn spawn_background(
         TLS_RELOAD_INTERVAL,
         shutdown.clone(),
     ));
-    let collecting = tokio::spawn(collection.run(shutdown.clone()));
-    let purging = tokio::spawn(purge_loop(store.clone(), clock.clone(), shutdown.clone()));
+    let Background {
+        collection,
+        store,
+        clock,
+        supervisor,
+    } = background;
+    let collecting = tokio::spawn(collection.run(shutdown.clone(), supervisor.clone()));
+    let purging = supervisor.spawn(
+        "purge",
+        shutdown,
+        purge_loop(store, clock, shutdown.clone()),
+    );
     let tasks = [
         ("collection", collecting),
         ("purge", purging),
         ("TLS reload", reloading),
     ];
     (tls_rx, tasks)
+}
+
+/// Resolves on SIGTERM/SIGINT, or `grace` after a supervised task stopped.
+fn shutdown_on_signal_or_failure(supervisor: &Supervisor, grace: Duration) -> Shutdown {
+    let signal = tidal_runtime::shutdown_signal();
+    let failed = supervisor.failed(grace);
+    async move {
+        tokio::select! {
+            () = signal => {}
+            _ = failed => {}
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 /// Serves the metrics API on `listener` within `limits` until `shutdown` resolves (used by
@@ -492,7 +656,7 @@ mod tests {
         assert!(always.contains(&"/healthz".to_string()), "{always:?}");
         assert!(always.contains(&"/apis/external.metrics.k8s.io/v1beta1".to_string()));
         assert!(!args.promql_namespace_isolation);
-        assert!(!args.collection_settings().promql_namespace_isolation);
+        assert!(!args.collection_settings(None).promql_namespace_isolation);
     }
 
     #[test]
@@ -513,9 +677,64 @@ mod tests {
             args.requestheader_allowed_names,
             ["front-proxy-client", "aggregator"]
         );
-        let settings = args.collection_settings();
+        let settings = args.collection_settings(None);
         assert_eq!(settings.default_interval, Duration::from_secs(120));
         assert_eq!(settings.aws_regions, ["eu-central-1", "eu-west-1"]);
+    }
+
+    #[test]
+    fn tenancy_flags_become_collection_settings_and_bad_ones_are_refused() {
+        let args = parse(&[
+            "--outbound-allow-cidr",
+            "127.0.0.0/8",
+            "--pod-ip",
+            "127.0.0.2",
+            "--allowed-prometheus-server",
+            "http://prom-a:9090,http://prom-b:9090",
+            "--max-concurrent-collections-per-namespace",
+            "4",
+        ])
+        .unwrap();
+        assert!(args.validate().is_ok());
+        let settings = args.collection_settings(Some("eu-west-1".into()));
+        assert_eq!(settings.outbound.allow, ["127.0.0.0/8".parse().unwrap()]);
+        assert_eq!(
+            settings.outbound.own_ips,
+            ["127.0.0.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(settings.allowed_prometheus_servers.len(), 2);
+        assert_eq!(settings.max_concurrent_per_namespace, 4);
+        assert_eq!(settings.max_body_bytes, 1 << 20);
+        assert_eq!(
+            settings.aws_regions,
+            ["eu-west-1"],
+            "the configured region by default"
+        );
+        let explicit = parse(&["--aws-region", "eu-central-1"]).unwrap();
+        assert_eq!(
+            explicit
+                .collection_settings(Some("eu-west-1".into()))
+                .aws_regions,
+            ["eu-central-1"]
+        );
+        assert!(
+            parse(&[])
+                .unwrap()
+                .collection_settings(None)
+                .aws_regions
+                .is_empty()
+        );
+
+        assert!(parse(&["--outbound-deny-cidr", "not-a-cidr"]).is_err());
+        for bad in [
+            &["--default-collection-interval", "1s"][..],
+            &["--max-response-bytes", "0"],
+            &["--response-memory-budget-bytes", "1000"],
+            &["--allowed-prometheus-server", "prom:9090"],
+        ] {
+            let args = parse(bad).unwrap();
+            assert!(args.validate().is_err(), "{bad:?} must be refused");
+        }
     }
 
     async fn get(app: &Router, path: &str) -> (http::StatusCode, String) {

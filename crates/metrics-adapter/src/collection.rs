@@ -2,10 +2,8 @@
 //! the pod watch, Warning Events and `/debug/collectors`. `app.rs` builds a [`Collection`],
 //! mounts [`Collection::debug`] and runs it.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use serde_json::Value;
 use tidal_core::Timestamp;
 use tidal_runtime::Clock;
@@ -20,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::pod_watch::{PodIndex, run_pod_watch};
 use crate::poller::{Poller, PollerDeps};
 use crate::store::MetricStore;
+use crate::supervisor::{Shutdown, Supervisor};
 
 /// Warnings waiting for the API; more are dropped (and logged) rather than blocking.
 const EVENT_QUEUE: usize = 1024;
@@ -84,6 +83,7 @@ impl Collection {
             events: Arc::new(events.clone()),
             clock,
             max_concurrent: settings.max_concurrent_collections,
+            max_concurrent_per_namespace: settings.max_concurrent_per_namespace,
         });
         Ok(Self {
             client,
@@ -103,34 +103,28 @@ impl Collection {
         }
     }
 
-    /// Watches HPAs and pods, collects, and publishes Events until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let shutdown = shutdown.boxed().shared();
+    /// Watches HPAs and pods, collects, and publishes Events until `shutdown` resolves. Each
+    /// task runs under `supervisor`: one that stops early makes the adapter not ready.
+    pub async fn run(self, shutdown: Shutdown, supervisor: Supervisor) {
         let events: Arc<dyn EventSink> = Arc::new(self.events);
+        let pod_watch = run_pod_watch(self.client.clone(), self.pods, self.store, shutdown.clone());
+        let hpa_watch = run_hpa_watch(
+            self.client.clone(),
+            self.poller.clone(),
+            events,
+            self.settings,
+            shutdown.clone(),
+        );
+        let publisher = run_event_publisher(self.client, self.event_rx, shutdown.clone());
         let tasks = [
-            tokio::spawn(run_pod_watch(
-                self.client.clone(),
-                self.pods,
-                self.store,
-                shutdown.clone(),
-            )),
-            tokio::spawn(run_hpa_watch(
-                self.client.clone(),
-                self.poller.clone(),
-                events,
-                self.settings,
-                shutdown.clone(),
-            )),
-            tokio::spawn(run_event_publisher(
-                self.client,
-                self.event_rx,
-                shutdown.clone(),
-            )),
+            supervisor.spawn("pod watch", &shutdown, pod_watch),
+            supervisor.spawn("HPA watch", &shutdown, hpa_watch),
+            supervisor.spawn("Event publisher", &shutdown, publisher),
+            supervisor.spawn("poller", &shutdown, self.poller.run(shutdown.clone())),
         ];
-        self.poller.run(shutdown).await;
         for task in tasks {
             if let Err(e) = task.await {
-                tracing::error!(error = %e, "collection task failed");
+                tracing::error!(error = %e, "collection supervisor task failed");
             }
         }
     }

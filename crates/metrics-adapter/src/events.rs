@@ -10,10 +10,13 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tidal_core::Timestamp;
 use tokio::sync::mpsc;
 
+use crate::config::limits::Clamped;
 use crate::config::{HpaKey, MetricConfigError};
 
 /// Reason of the Event for metrics whose config is wrong.
 pub const REASON_CONFIG: &str = "InvalidMetricConfig";
+/// Reason of the Event for config values out of bounds that were clamped.
+pub const REASON_ADJUSTED: &str = "MetricConfigAdjusted";
 /// Reason of the Event for a metric whose collection fails.
 pub const REASON_COLLECTION: &str = "MetricCollectionFailed";
 /// Event notes are limited to 1 kB by the API.
@@ -67,11 +70,34 @@ pub fn config_warning(
         hpa: hpa.clone(),
         uid,
         reason: REASON_CONFIG,
-        note: truncate(note),
+        note: truncate_note(note),
     })
 }
 
-fn truncate(mut note: String) -> String {
+/// One warning naming every clamped value of an HPA, or `None` when nothing was clamped.
+pub fn adjusted_warning(
+    hpa: &HpaKey,
+    uid: Option<String>,
+    adjusted: &[Clamped],
+) -> Option<Warning> {
+    if adjusted.is_empty() {
+        return None;
+    }
+    let details: Vec<String> = adjusted.iter().map(Clamped::to_string).collect();
+    Some(Warning {
+        hpa: hpa.clone(),
+        uid,
+        reason: REASON_ADJUSTED,
+        note: truncate_note(format!(
+            "{} value(s) out of bounds were clamped; collection uses the bound: {}",
+            adjusted.len(),
+            details.join("; ")
+        )),
+    })
+}
+
+/// Shortens `note` to the 1 kB the Events API accepts, on a character boundary.
+pub fn truncate_note(mut note: String) -> String {
     if note.len() > MAX_NOTE_BYTES {
         let mut end = MAX_NOTE_BYTES - 3;
         while !note.is_char_boundary(end) {

@@ -34,6 +34,7 @@ pub mod config;
 mod debug_collectors;
 mod events;
 mod hpa_watch;
+pub mod outbound;
 mod pod_watch;
 mod poller;
 pub mod ports;
@@ -43,6 +44,7 @@ pub mod app;
 pub mod metrics;
 pub mod selector;
 pub mod store;
+mod supervisor;
 
 #[cfg(test)]
 mod test_fixtures;

@@ -3,17 +3,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
-use crate::config::{RoutingKind, ScaleTarget};
+use crate::collector::fetch::{BodyLimits, ByteBudget, Fetcher};
+use crate::config::{DEFAULT_BODY_BUDGET_BYTES, DEFAULT_MAX_BODY_BYTES, RoutingKind, ScaleTarget};
+use crate::outbound::{OutboundPolicy, http_client};
 use crate::ports::{ClusterError, ClusterView, PodSummary, RoutingInfo};
 use crate::selector::{Selector, SelectorExt};
 
@@ -26,30 +30,38 @@ pub enum Reply {
     Status(u16),
     /// 200 with `{}` after this long.
     Slow(Duration),
+    /// 307 to this location.
+    Redirect(String),
 }
 
-/// Serves `reply` on `GET /metrics` at 127.0.0.1 on an ephemeral port; returns the address
+/// Serves `reply` on `GET /metrics` (and `/api/v1/query`) at 127.0.0.1 on an ephemeral port; returns the address
 /// and a counter of requests.
 pub async fn serve(reply: Reply) -> (SocketAddr, std::sync::Arc<AtomicUsize>) {
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let reply = reply.clone();
-            counter.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match reply {
-                    Reply::Json(body) => (StatusCode::OK, body),
-                    Reply::Status(code) => (StatusCode::from_u16(code).unwrap(), String::new()),
-                    Reply::Slow(delay) => {
-                        tokio::time::sleep(delay).await;
-                        (StatusCode::OK, "{}".to_string())
-                    }
+    let handler = move || {
+        let reply = reply.clone();
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match reply {
+                Reply::Json(body) => (StatusCode::OK, body).into_response(),
+                Reply::Status(code) => {
+                    (StatusCode::from_u16(code).unwrap(), String::new()).into_response()
+                }
+                Reply::Slow(delay) => {
+                    tokio::time::sleep(delay).await;
+                    (StatusCode::OK, "{}".to_string()).into_response()
+                }
+                Reply::Redirect(location) => {
+                    (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, location)], "").into_response()
                 }
             }
-        }),
-    );
+        }
+    };
+    // Also at Prometheus's query path, for fake Prometheus answers.
+    let app = Router::new()
+        .route("/metrics", get(handler.clone()))
+        .route("/api/v1/query", get(handler));
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .unwrap();
@@ -58,6 +70,53 @@ pub async fn serve(reply: Reply) -> (SocketAddr, std::sync::Arc<AtomicUsize>) {
         axum::serve(listener, app).await.unwrap();
     });
     (addr, hits)
+}
+
+/// A listener on 127.0.0.1 that accepts connections and never answers (a tar pit); returns its
+/// address and a counter of connections accepted.
+pub async fn tar_pit() -> (SocketAddr, std::sync::Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (addr, accepted)
+}
+
+/// The outbound policy tests use for permitted fetches: loopback explicitly allowed (the only
+/// addresses tests may reach).
+pub fn allow_loopback() -> OutboundPolicy {
+    OutboundPolicy {
+        allow: vec!["127.0.0.0/8".parse().unwrap()],
+        ..OutboundPolicy::default()
+    }
+}
+
+/// A fetcher allowed to reach loopback, with the default body limits.
+pub fn loopback_fetcher() -> Fetcher {
+    let policy = Arc::new(allow_loopback());
+    let http = http_client(
+        Some(policy.clone()),
+        Duration::from_secs(5),
+        Duration::from_secs(15),
+    )
+    .unwrap();
+    Fetcher::new(
+        http,
+        Some(policy),
+        BodyLimits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            budget: ByteBudget::new(DEFAULT_BODY_BUDGET_BYTES),
+        },
+    )
 }
 
 /// A ready pod in namespace `shop` labelled `app=web`, Ready since `ready_since`.

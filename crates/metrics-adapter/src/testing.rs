@@ -37,6 +37,9 @@ pub enum FixtureError {
     /// The loopback listener could not be bound.
     #[error("binding 127.0.0.1:0: {0}")]
     Bind(#[from] std::io::Error),
+    /// The collection load could not be set up.
+    #[error("setting up the collection load: {0}")]
+    Load(String),
 }
 
 /// A certificate with its private key, in DER and PEM.
@@ -364,4 +367,208 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// Figures of one [`collection_load`] run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionLoadReport {
+    /// HPAs collected.
+    pub hpas: usize,
+    /// Size of every endpoint's body in bytes.
+    pub body_bytes: usize,
+    /// Requests the endpoints served.
+    pub requests: usize,
+    /// HPA metrics whose last collection succeeded at the end.
+    pub succeeding: usize,
+    /// HPA metrics whose last collection failed, by reason.
+    pub failing: BTreeMap<&'static str, usize>,
+    /// Highest resident set size seen while running, in KiB (Linux only).
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// A JSON body of `bytes` bytes with as many values as the collectors accept: `{"value": 1,
+/// "pad": ["xxx", …]}`, so reading and parsing it costs the most the limits allow.
+pub fn maximal_json_body(bytes: usize) -> String {
+    use crate::collector::fetch::MAX_JSON_VALUES;
+    let strings = MAX_JSON_VALUES - 5;
+    let overhead = r#"{"value": 1, "pad": []}"#.len();
+    // Each string costs its content plus two quotes and a comma.
+    let per_string = (bytes.saturating_sub(overhead) / strings)
+        .saturating_sub(3)
+        .max(1);
+    let pad = vec![format!("\"{}\"", "x".repeat(per_string)); strings].join(",");
+    let mut body = format!(r#"{{"value": 1, "pad": [{pad}]}}"#);
+    // Fill the remainder with spaces inside the object so the body is exactly `bytes` long.
+    if body.len() < bytes {
+        let fill = " ".repeat(bytes - body.len());
+        body.insert_str(1, &fill);
+    }
+    body
+}
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the real collection path (annotations → configs → poller → json-path collectors →
+/// store) for `hpas` HPAs in 10 namespaces, each pointing at its own URL on one loopback server
+/// that answers every request with the same maximal body of `body_bytes` (sent chunked, so the
+/// adapter cannot size its reservation from a `Content-Length`). Runs for `duration` at the
+/// shortest interval allowed and reports the peak resident memory of this process (which
+/// includes the server, so the figure is an upper bound for the adapter).
+pub async fn collection_load(
+    hpas: usize,
+    body_bytes: usize,
+    duration: Duration,
+) -> Result<CollectionLoadReport, FixtureError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::collector::Backends;
+    use crate::config::{CollectionSettings, build_hpa_collectors};
+    use crate::outbound::OutboundPolicy;
+    use crate::poller::{Poller, PollerDeps};
+
+    let body = axum::body::Bytes::from(maximal_json_body(body_bytes));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let app = axum::Router::new().route(
+        "/hpa/{i}",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> = body
+                .chunks(64 * 1024)
+                .map(|c| Ok(body.slice_ref(c)))
+                .collect();
+            async move { axum::body::Body::from_stream(futures::stream::iter(chunks)) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let settings = CollectionSettings {
+        outbound: OutboundPolicy {
+            allow: vec![ipnet::IpNet::from(std::net::IpAddr::from(
+                std::net::Ipv4Addr::LOCALHOST,
+            ))],
+            ..OutboundPolicy::default()
+        },
+        ..CollectionSettings::default()
+    };
+    let backends = Backends::new(Arc::new(NoCluster), &settings)
+        .map_err(|e| FixtureError::Load(e.to_string()))?;
+    let poller = Poller::new(PollerDeps {
+        store: MetricStore::new(),
+        metrics: Metrics::default(),
+        factory: Arc::new(backends),
+        events: Arc::new(NoEvents),
+        clock: Clock::system(),
+        max_concurrent: settings.max_concurrent_collections,
+        max_concurrent_per_namespace: settings.max_concurrent_per_namespace,
+    });
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let running = tokio::spawn(poller.clone().run(async move { stopped.notified().await }));
+    for i in 0..hpas {
+        let hpa = load_hpa(i, &format!("http://{addr}/hpa/{i}"));
+        poller.sync_hpa(build_hpa_collectors(&hpa, &settings), None, None);
+    }
+    let mut peak = rss_kib();
+    let deadline = tokio::time::Instant::now() + duration;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_kib());
+    }
+    stop.notify_one();
+    let _ = running.await;
+    let mut succeeding = 0;
+    let mut failing = BTreeMap::new();
+    for status in poller.reports().into_iter().filter_map(|r| r.status) {
+        match (status.last_error.is_some(), status.last_error_reason) {
+            (false, _) if status.last_success.is_some() => succeeding += 1,
+            (true, Some(reason)) => *failing.entry(reason).or_default() += 1,
+            _ => *failing.entry("not yet collected").or_default() += 1,
+        }
+    }
+    Ok(CollectionLoadReport {
+        hpas,
+        body_bytes,
+        requests: requests.load(Ordering::Relaxed),
+        succeeding,
+        failing,
+        peak_rss_kib: peak,
+    })
+}
+
+/// HPA `i` of the load: an external json-path metric read every 5 s from `url`.
+fn load_hpa(i: usize, url: &str) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+    let key = |k: &str| format!("metric-config.external.load.json-path/{k}");
+    let hpa = serde_json::json!({
+        "metadata": {
+            "name": format!("hpa-{i}"),
+            "namespace": format!("team-{}", i % 10),
+            "annotations": {
+                key("endpoint"): url,
+                key("json-key"): "$.value",
+                key("interval"): "5s",
+            },
+        },
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+            "maxReplicas": 10,
+            "metrics": [{"type": "External", "external": {
+                "metric": {"name": "load", "selector": {"matchLabels": {"type": "json-path"}}},
+                "target": {"type": "AverageValue", "averageValue": "1"},
+            }}],
+        },
+    });
+    // A fixed, valid object: only a bug in this function could make it fail.
+    serde_json::from_value(hpa).unwrap_or_default()
+}
+
+/// A cluster with nothing in it (the load uses URL collectors only).
+struct NoCluster;
+
+impl crate::ports::ClusterView for NoCluster {
+    fn pods(&self, _: &str, _: &crate::selector::Selector) -> Vec<crate::ports::PodSummary> {
+        Vec::new()
+    }
+
+    fn scale_target_selector<'a>(
+        &'a self,
+        namespace: &'a str,
+        target: &'a crate::config::ScaleTarget,
+    ) -> futures::future::BoxFuture<'a, Result<crate::selector::Selector, crate::ports::ClusterError>>
+    {
+        Box::pin(async move {
+            Err(crate::ports::ClusterError::Routing {
+                object: format!("{} {namespace}/{}", target.kind, target.name),
+                problem: "no cluster in the load test".to_string(),
+            })
+        })
+    }
+
+    fn routing<'a>(
+        &'a self,
+        namespace: &'a str,
+        kind: crate::config::RoutingKind,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<crate::ports::RoutingInfo, crate::ports::ClusterError>>
+    {
+        Box::pin(async move {
+            Err(crate::ports::ClusterError::Routing {
+                object: format!("{kind:?} {namespace}/{name}"),
+                problem: "no cluster in the load test".to_string(),
+            })
+        })
+    }
+}
+
+/// Drops warnings (the load test counts outcomes from the poller's reports).
+struct NoEvents;
+
+impl crate::events::EventSink for NoEvents {
+    fn warn(&self, _warning: crate::events::Warning) {}
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::outbound::AddressRefused;
 use crate::ports::ClusterError;
 
 /// A failed collection. No value is written for it: the old one expires by its TTL and the HPA
@@ -34,14 +35,60 @@ pub enum CollectError {
         /// The status code.
         status: u16,
     },
-    /// The body is not JSON.
-    #[error("GET {url}: body is not JSON: {source}")]
+    /// The body does not parse (as JSON, or into the expected structure).
+    #[error("GET {url}: the body {problem}")]
     Json {
         /// The URL requested.
         url: String,
-        /// The cause.
+        /// What is wrong and where (never the body's content).
+        problem: String,
+    },
+    /// A URL does not parse.
+    #[error("{url:?} is not a valid URL")]
+    BadUrl {
+        /// The URL.
+        url: String,
+    },
+    /// The outbound policy refused the address.
+    #[error("GET {url}: {refused}")]
+    Refused {
+        /// The URL requested.
+        url: String,
+        /// Which address and why.
         #[source]
-        source: serde_json::Error,
+        refused: AddressRefused,
+    },
+    /// The server answered with a redirect, which is not followed.
+    #[error("GET {url}: HTTP status {status} is a redirect; redirects are not followed")]
+    Redirect {
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body is larger than the limit.
+    #[error("GET {url}: the body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The URL requested.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body holds more JSON values than the limit.
+    #[error("GET {url}: the body holds more than {limit} JSON values")]
+    TooManyValues {
+        /// The URL requested.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A shared resource (memory for bodies, a collection slot) was not free in time.
+    #[error("no {what} became free within {waited:?}; the adapter is busy")]
+    Overloaded {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        waited: Duration,
     },
     /// The JSONPath matched nothing.
     #[error("GET {url}: JSONPath {path} matched nothing")]
@@ -58,7 +105,7 @@ pub enum CollectError {
         url: String,
         /// The JSONPath.
         path: String,
-        /// The matched JSON, shortened.
+        /// What kind of value matched (its type and size, never its content).
         found: String,
     },
     /// The JSONPath matched several values and no aggregator was configured.
@@ -91,15 +138,14 @@ pub enum CollectError {
         value: String,
     },
     /// The Prometheus query failed.
-    #[error("Prometheus {server}: query {query:?}: {source}")]
+    #[error("Prometheus {server}: query {query:?}: {failure}")]
     Prometheus {
         /// The server.
         server: String,
         /// The query.
         query: String,
-        /// The cause.
-        #[source]
-        source: prometheus_http_query::Error,
+        /// What went wrong (status, error type, transport error; never the body).
+        failure: String,
     },
     /// The query returned no series.
     #[error("Prometheus {server}: query {query:?} returned no data")]
@@ -171,6 +217,11 @@ impl CollectError {
             CollectError::Http { source, .. } if source.is_timeout() => "timeout",
             CollectError::Http { .. } => "connect",
             CollectError::HttpStatus { .. } => "http_status",
+            CollectError::Refused { .. } => "refused",
+            CollectError::Redirect { .. } => "redirect",
+            CollectError::BodyTooLarge { .. } | CollectError::TooManyValues { .. } => "too_large",
+            CollectError::Overloaded { .. } => "overload",
+            CollectError::BadUrl { .. } => "config",
             CollectError::Json { .. }
             | CollectError::NoMatch { .. }
             | CollectError::NotNumber { .. }

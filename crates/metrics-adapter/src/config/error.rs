@@ -100,6 +100,18 @@ pub enum ConfigError {
         /// The configured regions.
         configured: String,
     },
+    /// `prometheus-server` names a server the adapter is not allowed to query.
+    #[error(
+        "{annotation}: Prometheus server {server:?} is not allowed (allowed: {allowed}; the operator lists more with --allowed-prometheus-server)"
+    )]
+    PrometheusServerNotAllowed {
+        /// The annotation.
+        annotation: String,
+        /// The server asked for.
+        server: String,
+        /// The allowed servers.
+        allowed: String,
+    },
     /// The HPA spec itself is incomplete for this metric.
     #[error("{what}: {problem}")]
     InvalidSpec {
@@ -124,6 +136,7 @@ impl ConfigError {
             ConfigError::CollectorTypeMismatch { .. } => "collector_type_mismatch",
             ConfigError::NoPrometheusServer { .. } => "no_prometheus_server",
             ConfigError::RegionNotConfigured { .. } => "region_not_configured",
+            ConfigError::PrometheusServerNotAllowed { .. } => "prometheus_server_not_allowed",
             ConfigError::InvalidSpec { .. } => "invalid_spec",
         }
     }

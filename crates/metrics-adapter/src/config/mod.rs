@@ -11,11 +11,13 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::annotations::{MetricKey, MetricType};
+use crate::outbound::OutboundPolicy;
 use crate::store::{CollectorId, DescribedObject};
 
 mod build;
 mod error;
 mod keys;
+pub mod limits;
 
 pub use build::{HpaCollectors, MetricConfigError, build_hpa_collectors};
 pub use error::ConfigError;
@@ -32,7 +34,8 @@ pub struct CollectionSettings {
     pub default_interval: Duration,
     /// Prometheus used when an HPA names none (`--prometheus-server`).
     pub prometheus_server: Option<String>,
-    /// Regions SQS queues may live in (`--aws-region`); empty allows any region.
+    /// Regions SQS queues may live in (`--aws-region`, else the region the adapter runs in);
+    /// empty allows none.
     pub aws_regions: Vec<String>,
     /// Endpoint override for AWS clients, for tests (`--aws-endpoint-url`).
     pub aws_endpoint_url: Option<String>,
@@ -50,7 +53,22 @@ pub struct CollectionSettings {
     /// Confine annotation PromQL queries to the HPA's namespace
     /// (`--promql-namespace-isolation`, see [`crate::promql_tenancy`]).
     pub promql_namespace_isolation: bool,
+    /// At most this many collections of one namespace run at the same time.
+    pub max_concurrent_per_namespace: usize,
+    /// Which addresses tenant-chosen URLs may reach.
+    pub outbound: OutboundPolicy,
+    /// Prometheus servers an HPA may name in `prometheus-server`, besides the default one.
+    pub allowed_prometheus_servers: Vec<String>,
+    /// Largest response body read, in bytes.
+    pub max_body_bytes: usize,
+    /// Bytes of response bodies (and their parsed form) held at once across all collections.
+    pub body_budget_bytes: usize,
 }
+
+/// Default of [`CollectionSettings::max_body_bytes`]: metrics endpoints answer in kilobytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// Default of [`CollectionSettings::body_budget_bytes`].
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = 64 << 20;
 
 impl Default for CollectionSettings {
     fn default() -> Self {
@@ -64,7 +82,23 @@ impl Default for CollectionSettings {
             default_connect_timeout: Duration::from_secs(5),
             default_request_timeout: Duration::from_secs(15),
             promql_namespace_isolation: false,
+            max_concurrent_per_namespace: 16,
+            outbound: OutboundPolicy::default(),
+            allowed_prometheus_servers: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
         }
+    }
+}
+
+impl CollectionSettings {
+    /// Prometheus servers an HPA may name: the default one and the allowed ones, without
+    /// trailing slashes.
+    pub fn allowed_prometheus_servers(&self) -> impl Iterator<Item = &str> {
+        self.prometheus_server
+            .iter()
+            .chain(&self.allowed_prometheus_servers)
+            .map(|s| s.trim_end_matches('/'))
     }
 }
 

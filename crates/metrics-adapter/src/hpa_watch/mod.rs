@@ -18,10 +18,12 @@ use kube::runtime::watcher::{self, Event};
 
 use crate::annotations::ANNOTATION_PREFIX;
 use crate::config::{CollectionSettings, HpaCollectors, HpaKey, build_hpa_collectors};
-use crate::events::{ConfigWarnings, EventSink, Warning, config_warning};
+use crate::events::{ConfigWarnings, EventSink, Warning, adjusted_warning, config_warning};
 use crate::poller::Poller;
 
 /// What to do after one watch event.
+// Actions live for one watch event and are consumed at once; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum HpaAction {
     /// (Re)build an HPA's collectors.
@@ -34,6 +36,8 @@ pub enum HpaAction {
         replicas: Option<u32>,
         /// A Warning Event to publish, at most once per change.
         warning: Option<Warning>,
+        /// A Warning Event naming clamped values, at most once per change.
+        adjusted: Option<Warning>,
     },
     /// Only the replica count changed.
     Replicas {
@@ -120,19 +124,21 @@ impl HpaWatchHandler {
         self.known.insert(key.clone(), print);
         let built = build_hpa_collectors(hpa, &self.settings);
         let uid = hpa.metadata.uid.clone();
-        let warning = if self
-            .warnings
-            .should_warn(&key, print, !built.errors.is_empty())
-        {
-            config_warning(&key, uid.clone(), &built.errors)
+        let problems = !built.errors.is_empty() || !built.adjusted.is_empty();
+        let (warning, adjusted) = if self.warnings.should_warn(&key, print, problems) {
+            (
+                config_warning(&key, uid.clone(), &built.errors),
+                adjusted_warning(&key, uid.clone(), &built.adjusted),
+            )
         } else {
-            None
+            (None, None)
         };
         HpaAction::Sync {
             built,
             uid,
             replicas,
             warning,
+            adjusted,
         }
     }
 
@@ -181,13 +187,14 @@ pub fn apply_actions(actions: Vec<HpaAction>, poller: &Poller, events: &dyn Even
                 uid,
                 replicas,
                 warning,
+                adjusted,
             } => {
                 for error in &built.errors {
                     tracing::warn!(hpa = %built.hpa, error = %error.error, "metric config error");
                 }
                 tracing::info!(hpa = %built.hpa, collectors = built.configs.len(), errors = built.errors.len(), "HPA collectors built");
                 poller.sync_hpa(built, uid, replicas);
-                if let Some(warning) = warning {
+                for warning in warning.into_iter().chain(adjusted) {
                     events.warn(warning);
                 }
             }

@@ -53,6 +53,7 @@ fn hpa(name: &str, annotations: Value, replicas: i32) -> HorizontalPodAutoscaler
 fn settings() -> CollectionSettings {
     CollectionSettings {
         prometheus_server: Some("http://prometheus:9090".into()),
+        aws_regions: vec!["eu-central-1".into()],
         ..CollectionSettings::default()
     }
 }
@@ -193,6 +194,7 @@ async fn watches_hpas_in_all_namespaces_through_the_api() {
         events: Arc::new(crate::events::NoEvents),
         clock: tidal_runtime::Clock::system(),
         max_concurrent: 4,
+        max_concurrent_per_namespace: 4,
     });
     let events = Arc::new(RecordedEvents::default());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -272,4 +274,33 @@ async fn watches_hpas_in_all_namespaces_through_the_api() {
     );
     stop_tx.send(()).unwrap();
     watch.await.unwrap();
+}
+
+#[test]
+fn clamped_values_warn_once_per_change_and_are_still_collected() {
+    let mut handler = HpaWatchHandler::new(settings());
+    let mut eager = good();
+    eager["metric-config.external.events.prometheus/interval"] = json!("1s");
+    let actions = handler.handle(Event::Apply(hpa("web", eager.clone(), 2)));
+    let HpaAction::Sync {
+        built,
+        warning,
+        adjusted,
+        ..
+    } = &actions[0]
+    else {
+        panic!("expected Sync, got {:?}", actions[0])
+    };
+    assert!(warning.is_none(), "nothing is invalid");
+    assert_eq!(built.configs.len(), 2, "both metrics are collected");
+    let adjusted = adjusted
+        .as_ref()
+        .expect("a warning naming the clamped interval");
+    assert_eq!(adjusted.reason, crate::events::REASON_ADJUSTED);
+    assert!(adjusted.note.contains("interval 1s"), "{}", adjusted.note);
+    let actions = handler.handle(Event::Apply(hpa("web", eager, 3)));
+    assert!(
+        matches!(actions[0], HpaAction::Replicas { .. }),
+        "no repeat"
+    );
 }

@@ -8,8 +8,12 @@
 //! - Results go to the store with TTL = 3 × the subscriber's interval. A failure writes nothing
 //!   (the old value expires), records the error for `/debug/collectors` and the metrics, and
 //!   warns on the HPA once per new kind of failure.
-//! - At most `max_concurrent` collections run at once; a query still running at its next tick
-//!   skips that tick rather than piling up.
+//! - At most `max_concurrent` collections run at once, and at most `max_concurrent_per_namespace`
+//!   of one namespace; freed slots go to the waiting namespace running fewest ([`FairSlots`]),
+//!   so one namespace's slow endpoints cannot starve another's. A collection waits for a slot
+//!   at most [`slot_wait`] and then runs at most [`collection_timeout`]; a query still running
+//!   at its next tick skips that tick rather than piling up.
+//! - Values live [`TTL_INTERVALS`] intervals, never longer than [`MAX_TTL`].
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -18,19 +22,22 @@ use std::time::Duration;
 
 use tidal_core::Timestamp;
 use tidal_runtime::Clock;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::collector::{CollectError, Collected, Collector, CollectorFactory};
+use crate::config::limits::MAX_TIMEOUT;
 use crate::config::{CollectorConfig, HpaCollectors, HpaKey, Source};
-use crate::events::{EventSink, REASON_COLLECTION, Warning};
+use crate::events::{EventSink, REASON_COLLECTION, Warning, truncate_note};
 use crate::metrics::Metrics;
 use crate::store::{CollectorId, MetricStore};
 
+mod fair;
 mod output;
 mod report;
 mod state;
 
+use fair::FairSlots;
 use output::samples_for;
 pub use report::CollectorReport;
 pub use state::CollectorStatus;
@@ -40,6 +47,27 @@ use state::{QueryId, State, Subscription};
 
 /// Values live for this many intervals: one or two failed collections do not drop a metric.
 pub const TTL_INTERVALS: u32 = 3;
+/// Longest a value lives, whatever its interval.
+pub const MAX_TTL: Duration = Duration::from_secs(30 * 60);
+/// Longest a collection waits for a slot.
+const MAX_SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a collection at `interval` may run: its interval, at most [`MAX_TIMEOUT`].
+pub fn collection_timeout(interval: Duration) -> Duration {
+    interval.min(MAX_TIMEOUT)
+}
+
+/// How long a collection at `interval` waits for a slot: half its interval, at most 10 s. A
+/// collection that cannot start by then fails for this interval (and says the adapter is busy)
+/// instead of queueing behind slow collections.
+pub fn slot_wait(interval: Duration) -> Duration {
+    (interval / 2).min(MAX_SLOT_WAIT)
+}
+
+/// How long the values of a collection at `interval` stay fresh.
+pub fn ttl(interval: Duration) -> Duration {
+    (interval * TTL_INTERVALS).min(MAX_TTL)
+}
 
 /// What the poller writes to and reads from.
 #[derive(Clone)]
@@ -56,12 +84,14 @@ pub struct PollerDeps {
     pub clock: Clock,
     /// Collections running at once.
     pub max_concurrent: usize,
+    /// Collections of one namespace running at once.
+    pub max_concurrent_per_namespace: usize,
 }
 
 struct Shared {
     state: Mutex<State>,
     wake: Notify,
-    permits: Arc<Semaphore>,
+    slots: FairSlots,
     deps: PollerDeps,
 }
 
@@ -88,7 +118,7 @@ impl Poller {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 wake: Notify::new(),
-                permits: Arc::new(Semaphore::new(deps.max_concurrent.max(1))),
+                slots: FairSlots::new(deps.max_concurrent, deps.max_concurrent_per_namespace),
                 deps,
             }),
         }
@@ -213,7 +243,7 @@ impl Poller {
 
     /// Starts every query due at `now`; returns when the next one is due.
     fn start_due(&self, now: Instant) -> Option<Instant> {
-        let mut launches: Vec<(QueryId, Arc<dyn Collector>, Duration)> = Vec::new();
+        let mut launches: Vec<(QueryId, Arc<dyn Collector>, Duration, String)> = Vec::new();
         let mut setup_failures: Vec<(QueryId, CollectError)> = Vec::new();
         let next = {
             let mut state = self.lock();
@@ -240,7 +270,9 @@ impl Poller {
                     }
                     if let Some(collector) = &query.collector {
                         query.running = true;
-                        launches.push((query_id, collector.clone(), interval));
+                        let collector = collector.clone();
+                        let namespace = state.namespace_of(query_id);
+                        launches.push((query_id, collector, interval, namespace));
                     }
                 } else {
                     tracing::debug!(source = %query.source, "previous collection still running; tick skipped");
@@ -255,22 +287,38 @@ impl Poller {
         for (query_id, error) in setup_failures {
             self.complete(query_id, wall, Err(error));
         }
-        for (query_id, collector, interval) in launches {
-            self.launch(query_id, collector, interval);
+        for (query_id, collector, interval, namespace) in launches {
+            self.launch(query_id, collector, interval, namespace);
         }
         next
     }
 
-    fn launch(&self, query_id: QueryId, collector: Arc<dyn Collector>, timeout: Duration) {
+    fn launch(
+        &self,
+        query_id: QueryId,
+        collector: Arc<dyn Collector>,
+        interval: Duration,
+        namespace: String,
+    ) {
         let this = self.clone();
         tokio::spawn(async move {
-            let permit = this.shared.permits.clone().acquire_owned().await;
+            let wait = slot_wait(interval);
+            let acquire = this.shared.slots.acquire(&namespace);
+            let Ok(slot) = tokio::time::timeout(wait, acquire).await else {
+                let error = CollectError::Overloaded {
+                    what: "collection slot",
+                    waited: wait,
+                };
+                this.complete(query_id, this.shared.deps.clock.now(), Err(error));
+                return;
+            };
             let started = this.shared.deps.clock.now();
+            let timeout = collection_timeout(interval);
             let result = match tokio::time::timeout(timeout, collector.collect(started)).await {
                 Ok(result) => result,
                 Err(_) => Err(CollectError::Timeout { after: timeout }),
             };
-            drop(permit);
+            drop(slot);
             this.complete(query_id, started, result);
         });
     }
@@ -300,8 +348,7 @@ impl Poller {
                 Ok(collected) => {
                     match samples_for(&sub.config.output, collected, started, replicas) {
                         Ok(samples) => {
-                            let ttl = sub.config.interval * TTL_INTERVALS;
-                            deps.store.put(id, samples, ttl);
+                            deps.store.put(id, samples, ttl(sub.config.interval));
                             record_success(deps, sub, started, collected);
                         }
                         Err(e) => record_failure(deps, sub, started, &e, uid),
@@ -361,11 +408,11 @@ fn record_failure(
             hpa: config.hpa.clone(),
             uid,
             reason: REASON_COLLECTION,
-            note: format!(
+            note: truncate_note(format!(
                 "{} ({}): no value is served until this works: {error}",
                 config.metric,
                 config.collector_type()
-            ),
+            )),
         });
     } else {
         tracing::debug!(collector = %config.id, error = %error, "collection failed again");

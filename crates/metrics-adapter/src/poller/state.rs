@@ -85,6 +85,17 @@ pub fn start_offset(source: &Source, interval: Duration) -> Duration {
 }
 
 impl State {
+    /// The namespace whose share of collection slots a query uses: its first subscriber's (a
+    /// query shared across namespaces asks the same question for all of them).
+    pub fn namespace_of(&self, query: QueryId) -> String {
+        self.queries
+            .get(&query)
+            .and_then(|q| q.subscribers.iter().next())
+            .and_then(|id| self.subs.get(id))
+            .map(|sub| sub.config.hpa.namespace.clone())
+            .unwrap_or_default()
+    }
+
     pub fn schedule(&mut self, query: QueryId, at: Instant) {
         if let Some(q) = self.queries.get(&query) {
             self.timers.push(Reverse((at, query, q.generation)));

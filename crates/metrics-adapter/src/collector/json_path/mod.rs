@@ -9,27 +9,17 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 use tidal_core::Timestamp;
 
+#[cfg(test)]
+use super::fetch::BodyLimits;
+use super::fetch::Fetcher;
 use super::{CollectError, Collected, Collector, PodValue, finite};
-use crate::config::{HttpTimeouts, JsonPathSpec, PodsJsonPath, UrlJsonPath};
+use crate::config::{JsonPathSpec, PodsJsonPath, UrlJsonPath};
+#[cfg(test)]
+use crate::outbound::{OutboundPolicy, http_client};
 use crate::ports::{ClusterView, PodSummary};
 
 /// Pods asked at the same time by one collection.
 const POD_CONCURRENCY: usize = 32;
-/// Larger bodies are refused: metrics endpoints answer in kilobytes.
-const MAX_BODY_BYTES: usize = 4 << 20;
-
-fn http_client(timeouts: HttpTimeouts) -> Result<reqwest::Client, CollectError> {
-    reqwest::Client::builder()
-        // Pod IPs and in-cluster URLs must never go through an egress proxy.
-        .no_proxy()
-        .connect_timeout(timeouts.connect)
-        .timeout(timeouts.request)
-        .build()
-        .map_err(|source| CollectError::ClientSetup {
-            what: "JSON HTTP client",
-            source,
-        })
-}
 
 fn compile(spec: &JsonPathSpec) -> Result<JsonPath, CollectError> {
     // Validated when the config was built; this only fails if that check was bypassed.
@@ -42,37 +32,20 @@ fn compile(spec: &JsonPathSpec) -> Result<JsonPath, CollectError> {
 
 /// GETs `url` and evaluates the JSONPath on the body.
 async fn fetch_value(
-    http: &reqwest::Client,
+    fetcher: &Fetcher,
     url: &str,
     path: &JsonPath,
     spec: &JsonPathSpec,
 ) -> Result<f64, CollectError> {
-    let http_err = |source| CollectError::Http {
-        url: url.to_string(),
-        source,
-    };
-    let mut response = http.get(url).send().await.map_err(http_err)?;
-    if !response.status().is_success() {
+    let body = fetcher.get(url, &[]).await?;
+    if !(200..300).contains(&body.status) {
         return Err(CollectError::HttpStatus {
             url: url.to_string(),
-            status: response.status().as_u16(),
+            status: body.status,
         });
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(http_err)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(CollectError::NotNumber {
-                url: url.to_string(),
-                path: spec.json_key.clone(),
-                found: format!("a body larger than {MAX_BODY_BYTES} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let document: Value = serde_json::from_slice(&body).map_err(|source| CollectError::Json {
-        url: url.to_string(),
-        source,
-    })?;
+    let document: Value = fetcher.parse(url, &body).await?;
+    drop(body);
     evaluate(url, path, spec, &document)
 }
 
@@ -116,33 +89,63 @@ fn number(url: &str, spec: &JsonPathSpec, node: &Value) -> Result<f64, CollectEr
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    parsed.ok_or_else(|| {
-        let mut found = node.to_string();
-        if found.len() > 80 {
-            found = format!("{}…", found.chars().take(80).collect::<String>());
-        }
-        CollectError::NotNumber {
-            url: url.to_string(),
-            path: spec.json_key.clone(),
-            found,
-        }
+    parsed.ok_or_else(|| CollectError::NotNumber {
+        url: url.to_string(),
+        path: spec.json_key.clone(),
+        found: describe(node),
     })
+}
+
+/// What kind of JSON value `node` is, without its content (which may be anything the endpoint
+/// chose to put there, credentials included).
+fn describe(node: &Value) -> String {
+    match node {
+        Value::Null => "null".to_string(),
+        Value::Bool(_) => "a boolean".to_string(),
+        Value::Number(_) => "a number".to_string(),
+        Value::String(s) => format!("a string of {} bytes", s.len()),
+        Value::Array(a) => format!("an array of {} values", a.len()),
+        Value::Object(o) => format!("an object with {} members", o.len()),
+    }
 }
 
 /// `json-path` on every Ready pod of the scale target.
 pub struct PodsJsonPathCollector {
     source: PodsJsonPath,
     path: JsonPath,
-    http: reqwest::Client,
+    fetcher: Fetcher,
     cluster: Arc<dyn ClusterView>,
 }
 
 impl PodsJsonPathCollector {
-    /// A collector for `source`, finding pods through `cluster`.
-    pub fn new(source: PodsJsonPath, cluster: Arc<dyn ClusterView>) -> Result<Self, CollectError> {
+    /// A collector for `source`, finding pods through `cluster`. Pod IPs come from the
+    /// Kubernetes API, not from the tenant, so no outbound policy applies; redirects are still
+    /// refused and bodies still bounded by `limits`.
+    #[cfg(test)]
+    pub fn new(
+        source: PodsJsonPath,
+        cluster: Arc<dyn ClusterView>,
+        limits: BodyLimits,
+    ) -> Result<Self, CollectError> {
+        let http = http_client(None, source.timeouts.connect, source.timeouts.request).map_err(
+            |source| CollectError::ClientSetup {
+                what: "JSON HTTP client",
+                source,
+            },
+        )?;
+        Self::with_fetcher(source, cluster, Fetcher::new(http, None, limits))
+    }
+
+    /// A collector for `source` fetching through `fetcher` (shared by collectors with the
+    /// same timeouts; it must not resolve through the outbound policy).
+    pub fn with_fetcher(
+        source: PodsJsonPath,
+        cluster: Arc<dyn ClusterView>,
+        fetcher: Fetcher,
+    ) -> Result<Self, CollectError> {
         Ok(Self {
             path: compile(&source.json)?,
-            http: http_client(source.timeouts)?,
+            fetcher,
             source,
             cluster,
         })
@@ -178,7 +181,7 @@ impl PodsJsonPathCollector {
             .collect();
         let results: Vec<(PodSummary, Result<f64, CollectError>)> = stream::iter(pods)
             .map(|(pod, url)| async move {
-                let value = fetch_value(&self.http, &url, &self.path, &s.json).await;
+                let value = fetch_value(&self.fetcher, &url, &self.path, &s.json).await;
                 (pod, value)
             })
             .buffer_unordered(POD_CONCURRENCY)
@@ -222,15 +225,35 @@ impl Collector for PodsJsonPathCollector {
 pub struct UrlJsonPathCollector {
     source: UrlJsonPath,
     path: JsonPath,
-    http: reqwest::Client,
+    fetcher: Fetcher,
 }
 
 impl UrlJsonPathCollector {
-    /// A collector for `source`.
-    pub fn new(source: UrlJsonPath) -> Result<Self, CollectError> {
+    /// A collector for `source`, whose URL the tenant chose: connections go through `policy`.
+    #[cfg(test)]
+    pub fn new(
+        source: UrlJsonPath,
+        policy: Arc<OutboundPolicy>,
+        limits: BodyLimits,
+    ) -> Result<Self, CollectError> {
+        let http = http_client(
+            Some(policy.clone()),
+            source.timeouts.connect,
+            source.timeouts.request,
+        )
+        .map_err(|source| CollectError::ClientSetup {
+            what: "JSON HTTP client",
+            source,
+        })?;
+        Self::with_fetcher(source, Fetcher::new(http, Some(policy), limits))
+    }
+
+    /// A collector for `source` fetching through `fetcher` (shared by collectors with the
+    /// same timeouts; it must enforce the outbound policy).
+    pub fn with_fetcher(source: UrlJsonPath, fetcher: Fetcher) -> Result<Self, CollectError> {
         Ok(Self {
             path: compile(&source.json)?,
-            http: http_client(source.timeouts)?,
+            fetcher,
             source,
         })
     }
@@ -239,8 +262,13 @@ impl UrlJsonPathCollector {
 impl Collector for UrlJsonPathCollector {
     fn collect(&self, _now: Timestamp) -> BoxFuture<'_, Result<Collected, CollectError>> {
         Box::pin(async move {
-            let value =
-                fetch_value(&self.http, &self.source.url, &self.path, &self.source.json).await?;
+            let value = fetch_value(
+                &self.fetcher,
+                &self.source.url,
+                &self.path,
+                &self.source.json,
+            )
+            .await?;
             Ok(Collected::Value(value))
         })
     }

@@ -7,8 +7,17 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::config::{Aggregator, ScaleTarget, Scheme};
-use crate::test_fixtures::{FakeCluster, Reply, ready_pod, serve};
+use crate::collector::fetch::ByteBudget;
+use crate::config::{Aggregator, HttpTimeouts, ScaleTarget, Scheme};
+use crate::config::{DEFAULT_BODY_BUDGET_BYTES, DEFAULT_MAX_BODY_BYTES};
+use crate::test_fixtures::{FakeCluster, Reply, allow_loopback, ready_pod, serve};
+
+fn limits() -> BodyLimits {
+    BodyLimits {
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        budget: ByteBudget::new(DEFAULT_BODY_BUDGET_BYTES),
+    }
+}
 
 fn spec(json_key: &str, aggregator: Option<Aggregator>) -> JsonPathSpec {
     JsonPathSpec {
@@ -57,7 +66,15 @@ fn evaluate_table() {
     let err = eval("$.missing", None, doc.clone()).unwrap_err();
     assert!(matches!(err, CollectError::NoMatch { .. }), "{err}");
     let err = eval("$.http_server.name", None, doc.clone()).unwrap_err();
-    assert!(err.to_string().contains("\"web\", not a number"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("matched a string of 3 bytes, not a number"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("web"),
+        "the value is not echoed: {err}"
+    );
     let err = eval("$.http_server.nan", None, doc).unwrap_err();
     assert!(matches!(err, CollectError::NotFinite { .. }), "{err}");
 }
@@ -117,6 +134,7 @@ async fn pods_that_fail_are_left_out_not_counted_as_zero() {
     let collector = PodsJsonPathCollector::new(
         pods_source("$.rps", Duration::from_secs(60)),
         cluster.clone(),
+        limits(),
     )
     .unwrap();
     let Collected::PerPod(values) = collector.collect(now()).await.unwrap() else {
@@ -152,7 +170,8 @@ async fn all_pods_failing_is_an_error_and_no_pods_is_an_empty_result() {
         ..FakeCluster::default()
     });
     let collector =
-        PodsJsonPathCollector::new(pods_source("$.rps", Duration::ZERO), cluster).unwrap();
+        PodsJsonPathCollector::new(pods_source("$.rps", Duration::ZERO), cluster, limits())
+            .unwrap();
     let err = collector.collect(now()).await.unwrap_err();
     assert!(
         matches!(err, CollectError::AllPodsFailed { failed: 1, .. }),
@@ -164,6 +183,7 @@ async fn all_pods_failing_is_an_error_and_no_pods_is_an_empty_result() {
     let empty = PodsJsonPathCollector::new(
         pods_source("$.rps", Duration::ZERO),
         Arc::new(FakeCluster::default()),
+        limits(),
     )
     .unwrap();
     assert_eq!(
@@ -183,6 +203,7 @@ async fn raw_query_is_appended_to_the_pod_url() {
             pods: vec![(ready_pod("a", now()), 4242)],
             ..FakeCluster::default()
         }),
+        limits(),
     )
     .unwrap();
     let url = collector.pod_url(&ready_pod("a", now())).unwrap();
@@ -195,14 +216,18 @@ async fn url_collector_reads_and_aggregates() {
         r#"{"queues": [{"depth": 4}, {"depth": 6}]}"#.into(),
     ))
     .await;
-    let collector = UrlJsonPathCollector::new(UrlJsonPath {
-        url: format!("http://{addr}/metrics"),
-        json: spec("$.queues[*].depth", Some(Aggregator::Sum)),
-        timeouts: HttpTimeouts {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(5),
+    let collector = UrlJsonPathCollector::new(
+        UrlJsonPath {
+            url: format!("http://{addr}/metrics"),
+            json: spec("$.queues[*].depth", Some(Aggregator::Sum)),
+            timeouts: HttpTimeouts {
+                connect: Duration::from_secs(2),
+                request: Duration::from_secs(5),
+            },
         },
-    })
+        Arc::new(allow_loopback()),
+        limits(),
+    )
     .unwrap();
     assert_eq!(
         collector.collect(now()).await.unwrap(),
@@ -211,18 +236,103 @@ async fn url_collector_reads_and_aggregates() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 
     let (down, _) = serve(Reply::Status(404)).await;
-    let failing = UrlJsonPathCollector::new(UrlJsonPath {
-        url: format!("http://{down}/metrics"),
-        json: spec("$.x", None),
-        timeouts: HttpTimeouts {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(5),
+    let failing = UrlJsonPathCollector::new(
+        UrlJsonPath {
+            url: format!("http://{down}/metrics"),
+            json: spec("$.x", None),
+            timeouts: HttpTimeouts {
+                connect: Duration::from_secs(2),
+                request: Duration::from_secs(5),
+            },
         },
-    })
+        Arc::new(allow_loopback()),
+        limits(),
+    )
     .unwrap();
     let err = failing.collect(now()).await.unwrap_err();
     assert!(
         matches!(err, CollectError::HttpStatus { status: 404, .. }),
         "{err}"
     );
+}
+
+fn url_source(url: String) -> UrlJsonPath {
+    UrlJsonPath {
+        url,
+        json: spec("$.x", None),
+        timeouts: HttpTimeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_url_on_a_refused_address_gets_no_request() {
+    let (addr, hits) = serve(Reply::Json(r#"{"x": 1}"#.into())).await;
+    // The default policy: loopback (like link-local and the metadata service) is refused.
+    let refusing = Arc::new(OutboundPolicy::default());
+    for url in [
+        format!("http://{addr}/metrics"),
+        format!("http://localhost:{}/metrics", addr.port()),
+    ] {
+        let collector =
+            UrlJsonPathCollector::new(url_source(url.clone()), refusing.clone(), limits()).unwrap();
+        let err = collector.collect(now()).await.unwrap_err();
+        assert!(matches!(err, CollectError::Refused { .. }), "{url}: {err}");
+        assert!(
+            err.to_string()
+                .contains("loopback addresses are not allowed"),
+            "{err}"
+        );
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the target got no request");
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_endpoint_is_not_followed() {
+    let (target, target_hits) = serve(Reply::Json(r#"{"x": 1}"#.into())).await;
+    let (redirector, _) = serve(Reply::Redirect(format!("http://{target}/metrics"))).await;
+    let collector = UrlJsonPathCollector::new(
+        url_source(format!("http://{redirector}/metrics")),
+        Arc::new(allow_loopback()),
+        limits(),
+    )
+    .unwrap();
+    let err = collector.collect(now()).await.unwrap_err();
+    assert!(matches!(err, CollectError::Redirect { .. }), "{err}");
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0);
+
+    // Pod endpoints (addresses from the Kubernetes API) do not follow redirects either.
+    let long_ago = now() - Duration::from_secs(3600);
+    let pods = PodsJsonPathCollector::new(
+        pods_source("$.x", Duration::ZERO),
+        Arc::new(FakeCluster {
+            pods: vec![(ready_pod("a", long_ago), redirector.port())],
+            ..FakeCluster::default()
+        }),
+        limits(),
+    )
+    .unwrap();
+    let err = pods.collect(now()).await.unwrap_err();
+    assert_eq!(err.reason(), "redirect", "{err}");
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn pod_addresses_from_the_api_are_not_subject_to_the_policy() {
+    // FakeCluster puts every pod on loopback, which the default policy refuses for URLs.
+    let (pod, hits) = serve(Reply::Json(r#"{"rps": 3}"#.into())).await;
+    let long_ago = now() - Duration::from_secs(3600);
+    let collector = PodsJsonPathCollector::new(
+        pods_source("$.rps", Duration::ZERO),
+        Arc::new(FakeCluster {
+            pods: vec![(ready_pod("a", long_ago), pod.port())],
+            ..FakeCluster::default()
+        }),
+        limits(),
+    )
+    .unwrap();
+    assert!(collector.collect(now()).await.is_ok());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
 }

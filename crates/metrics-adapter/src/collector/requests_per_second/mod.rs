@@ -8,7 +8,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
 
-use super::prometheus::{client, instant_value};
+use super::fetch::Fetcher;
+use super::prometheus::PrometheusApi;
 use super::{CollectError, Collected, Collector};
 use crate::config::valid_hostname;
 use crate::config::{RequestsPerSecond, RpsTarget};
@@ -78,7 +79,7 @@ pub fn backend_share(
 
 /// `requests-per-second` against one Prometheus.
 pub struct RequestsPerSecondCollector {
-    client: prometheus_http_query::Client,
+    api: PrometheusApi,
     source: RequestsPerSecond,
     template: String,
     cluster: Arc<dyn ClusterView>,
@@ -87,17 +88,17 @@ pub struct RequestsPerSecondCollector {
 impl RequestsPerSecondCollector {
     /// A collector for `source`, with the query `template` (see [`render_query`]).
     pub fn new(
-        http: reqwest::Client,
+        fetcher: Fetcher,
         source: RequestsPerSecond,
         template: String,
         cluster: Arc<dyn ClusterView>,
-    ) -> Result<Self, CollectError> {
-        Ok(Self {
-            client: client(http, &source.server, &template)?,
+    ) -> Self {
+        Self {
+            api: PrometheusApi::new(fetcher, &source.server),
             source,
             template,
             cluster,
-        })
+        }
     }
 
     /// Hosts to measure and the factor to apply to their traffic.
@@ -135,7 +136,7 @@ impl Collector for RequestsPerSecondCollector {
         Box::pin(async move {
             let (hosts, share) = self.hosts().await?;
             let query = render_query(&self.template, &hosts);
-            let value = instant_value(&self.client, &self.source.server, &query).await?;
+            let value = self.api.instant_value(&query).await?;
             Ok(Collected::Value(value * share))
         })
     }

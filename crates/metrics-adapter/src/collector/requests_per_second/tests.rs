@@ -59,7 +59,7 @@ fn collector(
     cluster: FakeCluster,
 ) -> RequestsPerSecondCollector {
     RequestsPerSecondCollector::new(
-        reqwest::Client::new(),
+        crate::test_fixtures::loopback_fetcher(),
         RequestsPerSecond {
             server: server.to_string(),
             target,
@@ -67,7 +67,6 @@ fn collector(
         template.to_string(),
         Arc::new(cluster),
     )
-    .unwrap()
 }
 
 fn value(collected: Collected) -> f64 {

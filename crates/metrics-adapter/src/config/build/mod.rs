@@ -8,6 +8,7 @@ use k8s_openapi::api::autoscaling::v2::{
 
 use super::error::ConfigError;
 use super::keys::{self, Keys};
+use super::limits::{Clamped, clamp_config};
 use super::{
     CollectionSettings, CollectorConfig, HpaKey, HttpTimeouts, Output, OutputTarget, PodsJsonPath,
     PrometheusQuery, RequestsPerSecond, RoutingKind, RpsTarget, ScaleTarget, Source, SqsQueue,
@@ -39,6 +40,8 @@ pub struct HpaCollectors {
     pub configs: Vec<CollectorConfig>,
     /// One entry per problem; other metrics are unaffected.
     pub errors: Vec<MetricConfigError>,
+    /// Values out of bounds that were clamped (those metrics are collected with the bound).
+    pub adjusted: Vec<Clamped>,
 }
 
 struct Ctx<'a> {
@@ -90,10 +93,14 @@ pub fn build_hpa_collectors(
                 error: e.clone().into(),
             })
             .collect(),
+        adjusted: Vec::new(),
     };
     let metrics = spec.and_then(|s| s.metrics.as_deref()).unwrap_or_default();
     let seen = ctx.build_metrics(metrics, &mut out);
     out.errors.extend(orphan_annotations(&parsed, &seen));
+    for config in &mut out.configs {
+        out.adjusted.extend(clamp_config(config));
+    }
     out
 }
 
@@ -255,7 +262,20 @@ impl Ctx<'_> {
 
     fn prometheus_server(&self, keys: &Keys<'_>) -> Result<String, ConfigError> {
         if let Some(value) = keys.optional("prometheus-server") {
-            return keys.url("prometheus-server", value);
+            let server = keys.url("prometheus-server", value)?;
+            let allowed: Vec<&str> = self.settings.allowed_prometheus_servers().collect();
+            if !allowed.contains(&server.trim_end_matches('/')) {
+                return Err(ConfigError::PrometheusServerNotAllowed {
+                    annotation: keys.annotation("prometheus-server"),
+                    server,
+                    allowed: if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    },
+                });
+            }
+            return Ok(server);
         }
         self.settings
             .prometheus_server
@@ -485,12 +505,17 @@ impl Ctx<'_> {
         };
         let queue_name = label("queue-name", "the SQS queue name")?;
         let region = label("region", "the queue's AWS region, e.g. eu-central-1")?;
+        // An allow-list, so a label cannot make the adapter build clients for any region.
         let allowed = &self.settings.aws_regions;
-        if !allowed.is_empty() && !allowed.contains(&region) {
+        if !allowed.contains(&region) {
             return Err(ConfigError::RegionNotConfigured {
                 metric: keys.metric.clone(),
                 region,
-                configured: allowed.join(", "),
+                configured: if allowed.is_empty() {
+                    "none; start the adapter with --aws-region".to_string()
+                } else {
+                    allowed.join(", ")
+                },
             });
         }
         Ok(Source::SqsQueueLength(SqsQueue { region, queue_name }))

@@ -11,6 +11,7 @@ use crate::config::{Aggregator, CollectorType, Scheme};
 fn settings() -> CollectionSettings {
     CollectionSettings {
         prometheus_server: Some("http://prometheus.monitoring:9090".to_string()),
+        allowed_prometheus_servers: vec!["http://other:9090".to_string()],
         aws_regions: vec!["eu-central-1".to_string()],
         ..CollectionSettings::default()
     }
@@ -414,6 +415,109 @@ fn resource_names_follow_kubernetes_plurals() {
     assert_eq!(resource_name("v1", "Pod"), "pods");
     assert_eq!(resource_name("policy/v1", "Policy"), "policies.policy");
     assert_eq!(resource_name("v1", "Endpoints"), "endpoints");
+}
+
+#[test]
+fn prometheus_server_annotations_must_name_an_allowed_server() {
+    let hpa_with = |server: &str| {
+        hpa(
+            json!({
+                "metric-config.external.x.prometheus/query": "sum(x)",
+                "metric-config.external.x.prometheus/prometheus-server": server,
+            }),
+            json!([external("x", json!({"type": "prometheus"}))]),
+        )
+    };
+    let built = build_hpa_collectors(&hpa_with("http://elsewhere:9090"), &settings());
+    let message = only_error(&built);
+    assert!(
+        message.contains("metric-config.external.x.prometheus/prometheus-server")
+            && message.contains("\"http://elsewhere:9090\" is not allowed")
+            && message.contains("http://prometheus.monitoring:9090"),
+        "{message}"
+    );
+    assert_eq!(
+        built.errors[0].error.reason(),
+        "prometheus_server_not_allowed"
+    );
+    // The default server and the allowed ones may be named, with or without a trailing slash.
+    for server in ["http://prometheus.monitoring:9090/", "http://other:9090"] {
+        let built = build_hpa_collectors(&hpa_with(server), &settings());
+        assert!(built.errors.is_empty(), "{server}: {:?}", built.errors);
+    }
+}
+
+#[test]
+fn sqs_regions_are_an_allow_list_even_when_empty() {
+    let built = build_hpa_collectors(
+        &hpa(
+            json!({}),
+            json!([external(
+                "jobs",
+                json!({"type": "sqs-queue-length", "queue-name": "jobs", "region": "eu-central-1"})
+            )]),
+        ),
+        &CollectionSettings::default(),
+    );
+    let message = only_error(&built);
+    assert!(
+        message.contains("\"eu-central-1\" is not configured")
+            && message.contains("start the adapter with --aws-region"),
+        "{message}"
+    );
+}
+
+#[test]
+fn intervals_and_timeouts_out_of_bounds_are_clamped_and_reported() {
+    let built = build_hpa_collectors(
+        &hpa(
+            json!({
+                "metric-config.external.fast.json-path/endpoint": "http://svc.ns:8080/stats",
+                "metric-config.external.fast.json-path/json-key": "$.x",
+                "metric-config.external.fast.json-path/interval": "1s",
+                "metric-config.external.fast.json-path/request-timeout": "5m",
+                "metric-config.external.slow.prometheus/query": "sum(x)",
+                "metric-config.external.slow.prometheus/interval": "1000d",
+            }),
+            json!([
+                external("fast", json!({"type": "json-path"})),
+                external("slow", json!({"type": "prometheus"})),
+            ]),
+        ),
+        &settings(),
+    );
+    assert!(built.errors.is_empty(), "{:?}", built.errors);
+    let config = |name: &str| {
+        built
+            .configs
+            .iter()
+            .find(|c| c.metric.name == name)
+            .unwrap()
+    };
+    assert_eq!(config("fast").interval, Duration::from_secs(5));
+    assert_eq!(config("slow").interval, Duration::from_secs(600));
+    let Source::UrlJsonPath(fast) = &config("fast").source else {
+        panic!("json-path source expected")
+    };
+    assert_eq!(fast.timeouts.request, Duration::from_secs(30));
+    let adjusted: Vec<String> = built.adjusted.iter().map(|c| c.to_string()).collect();
+    assert_eq!(adjusted.len(), 3, "{adjusted:?}");
+    assert!(
+        adjusted.iter().any(
+            |a| a.contains("interval 1s is not allowed (must be between 5s and 10m); using 5s")
+        ),
+        "{adjusted:?}"
+    );
+    assert!(
+        adjusted.iter().any(|a| a.contains("request-timeout 5m")),
+        "{adjusted:?}"
+    );
+    assert!(
+        adjusted
+            .iter()
+            .any(|a| a.contains("\"slow\": interval") && a.ends_with("using 10m")),
+        "{adjusted:?}"
+    );
 }
 
 #[test]

@@ -144,6 +144,7 @@ fn harness(max_concurrent: usize) -> Harness {
         events: events.clone(),
         clock,
         max_concurrent,
+        max_concurrent_per_namespace: max_concurrent,
     });
     tokio::spawn(poller.clone().run(std::future::pending()));
     Harness {
@@ -198,6 +199,7 @@ fn built(hpa_name: &str, configs: Vec<CollectorConfig>) -> HpaCollectors {
         hpa: hpa(hpa_name),
         configs,
         errors: Vec::new(),
+        adjusted: Vec::new(),
     }
 }
 
@@ -482,3 +484,5 @@ async fn reports_list_collecting_metrics_and_config_errors() {
         crate::debug_collectors::debug_collectors_json(&h.poller, h.poller.shared.deps.clock.now());
     assert_eq!(json["collectors"].as_array().unwrap().len(), 2);
 }
+
+mod tenancy;
