@@ -1,6 +1,8 @@
 //! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
 //! stops them when the handle drops, a tiny exporter that Prometheus can scrape, and an in-memory
-//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against.
+//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against, a stand-in for
+//! AWS Service Quotas ([`ServiceQuotas`], which moto lacks for EC2) and a recording stand-in for
+//! a Prometheus Pushgateway ([`Pushgateway`]).
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
@@ -12,6 +14,8 @@ mod moto;
 mod port;
 mod process;
 mod prometheus;
+mod pushgateway;
+mod service_quotas;
 
 pub use error::HarnessError;
 pub use exporter::TestExporter;
@@ -19,3 +23,5 @@ pub use kube_api::{KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};
+pub use pushgateway::{Push, Pushgateway};
+pub use service_quotas::{Injected, RequestedQuota, ServiceQuotas};
