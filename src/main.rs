@@ -25,6 +25,8 @@ enum Command {
     ClusterAutoscaler(tidal_cluster_autoscaler::cli::Args),
     /// Custom and external metrics API server for the HPA.
     MetricsAdapter(tidal_metrics_adapter::app::Args),
+    /// Compare what node pools may need with EC2 vCPU quotas and file increase requests (a CronJob).
+    QuotaRequester(tidal_quota_requester::cli::Args),
     /// Print the version.
     Version,
 }
@@ -42,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => tidal_simulate::run(args).await,
         Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
+        Command::QuotaRequester(args) => tidal_quota_requester::cli::run(args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())
