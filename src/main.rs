@@ -27,6 +27,8 @@ enum Command {
     MetricsAdapter(tidal_metrics_adapter::app::Args),
     /// OOM-aware vertical pod autoscaler recommender (`tidal vpa crds` prints the CRDs).
     Vpa(tidal_vpa::cli::Args),
+    /// Compare what node pools may need with EC2 vCPU quotas and file increase requests (a CronJob).
+    QuotaRequester(tidal_quota_requester::cli::Args),
     /// Print the version.
     Version,
 }
@@ -48,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
         Command::Vpa(args) => tidal_vpa::cli::run(args).await,
+        Command::QuotaRequester(args) => tidal_quota_requester::cli::run(args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -1,7 +1,9 @@
 //! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
 //! stops them when the handle drops, a tiny exporter that Prometheus can scrape, and an in-memory
 //! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against, and (feature
-//! `aws-fixtures`) tagged Auto Scaling Groups on moto ([`asg`]).
+//! `aws-fixtures`) tagged Auto Scaling Groups on moto ([`asg`]), a stand-in for AWS Service
+//! Quotas ([`ServiceQuotas`], which moto lacks for EC2) and a recording stand-in for a Prometheus
+//! Pushgateway ([`Pushgateway`]).
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
@@ -16,6 +18,8 @@ mod port;
 mod process;
 mod prometheus;
 mod tools;
+mod pushgateway;
+mod service_quotas;
 
 pub use error::HarnessError;
 pub use exporter::TestExporter;
@@ -24,3 +28,5 @@ pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};
 pub use tools::{kubectl, promtool};
+pub use pushgateway::{Push, Pushgateway};
+pub use service_quotas::{Injected, RequestedQuota, ServiceQuotas};
