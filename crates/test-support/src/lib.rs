@@ -1,9 +1,11 @@
 //! Test support: starts `moto_server` and Prometheus on loopback ephemeral ports for one test and
 //! stops them when the handle drops, a tiny exporter that Prometheus can scrape, and an in-memory
-//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against.
+//! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against, and a stand-in
+//! for the EKS control-plane tier calls moto lacks ([`EksStandIn`]).
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
+mod eks;
 mod error;
 mod exporter;
 mod kube_api;
@@ -13,6 +15,7 @@ mod port;
 mod process;
 mod prometheus;
 
+pub use eks::EksStandIn;
 pub use error::HarnessError;
 pub use exporter::TestExporter;
 pub use kube_api::{KubeApi, KubeApiError};
