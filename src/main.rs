@@ -25,6 +25,8 @@ enum Command {
     ClusterAutoscaler(tidal_cluster_autoscaler::cli::Args),
     /// Custom and external metrics API server for the HPA.
     MetricsAdapter(tidal_metrics_adapter::app::Args),
+    /// Vertical control-plane resizer: EC2 instance types or EKS provisioned tiers.
+    CpAutoscaler(tidal_cp_autoscaler::cli::Args),
     /// Print the version.
     Version,
 }
@@ -42,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Simulate(args) => tidal_simulate::run(args).await,
         Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
+        Command::CpAutoscaler(args) => tidal_cp_autoscaler::cli::run(args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())
