@@ -29,6 +29,8 @@ enum Command {
     Vpa(tidal_vpa::cli::Args),
     /// Compare what node pools may need with EC2 vCPU quotas and file increase requests (a CronJob).
     QuotaRequester(tidal_quota_requester::cli::Args),
+    /// Vertical control-plane resizer: EC2 instance types or EKS provisioned tiers.
+    CpAutoscaler(tidal_cp_autoscaler::cli::Args),
     /// Print the version.
     Version,
 }
@@ -51,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
         Command::Vpa(args) => tidal_vpa::cli::run(args).await,
         Command::QuotaRequester(args) => tidal_quota_requester::cli::run(args).await,
+        Command::CpAutoscaler(args) => tidal_cp_autoscaler::cli::run(args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())

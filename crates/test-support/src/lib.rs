@@ -3,12 +3,14 @@
 //! stand-in for the Kubernetes API ([`KubeApi`]) to run whole binaries against, and (feature
 //! `aws-fixtures`) tagged Auto Scaling Groups on moto ([`asg`]), a stand-in for AWS Service
 //! Quotas ([`ServiceQuotas`], which moto lacks for EC2) and a recording stand-in for a Prometheus
-//! Pushgateway ([`Pushgateway`]).
+//! Pushgateway ([`Pushgateway`]), and a stand-in for the EKS control-plane tier calls moto lacks
+//! ([`EksStandIn`]).
 //!
 //! Every server binds 127.0.0.1 only: test traffic never leaves the machine.
 
 #[cfg(feature = "aws-fixtures")]
 pub mod asg;
+mod eks;
 mod error;
 mod exporter;
 mod kube_api;
@@ -21,6 +23,7 @@ mod tools;
 mod pushgateway;
 mod service_quotas;
 
+pub use eks::EksStandIn;
 pub use error::HarnessError;
 pub use exporter::TestExporter;
 pub use kube_api::{AccessRule, KubeApi, KubeApiError};

@@ -25,6 +25,13 @@ impl MotoServer {
     /// Starts `moto_server` ($TIDAL_MOTO_SERVER, else `<workspace>/.venv/bin/moto_server`,
     /// else `$PATH`) and waits until it answers HTTP.
     pub async fn start() -> Result<Self, HarnessError> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// Like [`MotoServer::start`], with moto settings from environment variables, e.g.
+    /// `MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true` (EC2 then rejects unknown instance types,
+    /// as AWS does).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self, HarnessError> {
         let places = [
             Place::Env("TIDAL_MOTO_SERVER"),
             Place::File(workspace_root().join(".venv/bin/moto_server")),
@@ -51,6 +58,7 @@ impl MotoServer {
             // Any HTTP answer at all means moto is serving; the root path has no fixed status.
             ready_path: "/moto-api/",
             ready_status: |_| true,
+            env,
         };
         let (process, port) = launch.start().await?;
         Ok(Self {
@@ -68,11 +76,16 @@ impl MotoServer {
     /// An SDK config pointed at this server with static test credentials, for
     /// `aws_sdk_*::Client::new(&cfg)`.
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .endpoint_url(self.endpoint_url())
-            .test_credentials()
-            .load()
-            .await
+        loopback_sdk_config(self.endpoint_url(), region).await
     }
+}
+
+/// An SDK config for a test server at `endpoint`, with static test credentials.
+pub(crate) async fn loopback_sdk_config(endpoint: String, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .test_credentials()
+        .load()
+        .await
 }

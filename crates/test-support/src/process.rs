@@ -32,6 +32,8 @@ pub(crate) struct Launch<'a> {
     pub ready_path: &'a str,
     /// Whether a probe's status means ready.
     pub ready_status: fn(reqwest::StatusCode) -> bool,
+    /// Extra environment variables for the server.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// A running server; dropping it kills and reaps the process.
@@ -71,6 +73,7 @@ impl Launch<'_> {
             .map_err(|e| HarnessError::io("duplicating a log file handle", e))?;
         let child = Command::new(self.binary)
             .args((self.args)(port))
+            .envs(self.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -163,6 +166,7 @@ mod tests {
             log_path: dir.join("sh.log"),
             ready_path: "/",
             ready_status: |s| s.is_success(),
+            env: &[],
         }
     }
 

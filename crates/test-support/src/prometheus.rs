@@ -74,6 +74,7 @@ impl Prometheus {
             log_path: dir.path().join("prometheus.log"),
             ready_path: "/-/ready",
             ready_status: |s| s.is_success(),
+            env: &[],
         };
         let (process, port) = launch.start().await?;
         let http = reqwest::Client::builder()
