@@ -201,11 +201,10 @@ pub enum PolicyError {
 impl ResourcePolicy {
     /// Validates `policies` (see the type doc).
     pub fn new(policies: Vec<ContainerPolicy>) -> Result<Self, PolicyError> {
+        // A VPA is tenant input: keep the check linear in the number of entries.
+        let mut seen = std::collections::HashSet::with_capacity(policies.len());
         for (index, p) in policies.iter().enumerate() {
-            if policies[..index]
-                .iter()
-                .any(|q| q.container_name == p.container_name)
-            {
+            if !seen.insert(p.container_name.as_str()) {
                 return Err(PolicyError::Duplicate {
                     index,
                     container: p.container_name.clone(),

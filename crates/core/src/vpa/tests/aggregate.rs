@@ -19,6 +19,15 @@ fn cpu_samples_set_first_last_and_count() {
     assert_eq!(s.total_samples(), 2);
 }
 
+/// Buckets holding a memory peak.
+fn peak_buckets(s: &ContainerAggregate) -> Vec<usize> {
+    s.memory_histogram()
+        .buckets()
+        .filter(|(_, w)| *w > 1e-9)
+        .map(|(b, _)| b)
+        .collect()
+}
+
 #[test]
 fn one_memory_peak_per_interval() {
     let mut s = ContainerAggregate::new(T0);
@@ -34,12 +43,7 @@ fn one_memory_peak_per_interval() {
         s.add_memory_sample(T0 + hours(2), 150e6),
         SampleOutcome::BelowPeak
     );
-    let peaks: Vec<usize> = s
-        .memory_histogram()
-        .buckets()
-        .filter(|(_, w)| *w > 1e-9)
-        .map(|(b, _)| b)
-        .collect();
+    let peaks = peak_buckets(&s);
     assert_eq!(peaks, vec![m.find_bucket(200e6)]);
     assert!(
         (s.memory_histogram().total_weight() - s.memory_histogram().weight(m.find_bucket(200e6)))
@@ -51,12 +55,7 @@ fn one_memory_peak_per_interval() {
         s.add_memory_sample(T0 + hours(25), 50e6),
         SampleOutcome::Added
     );
-    let peaks: Vec<usize> = s
-        .memory_histogram()
-        .buckets()
-        .filter(|(_, w)| *w > 1e-9)
-        .map(|(b, _)| b)
-        .collect();
+    let peaks = peak_buckets(&s);
     assert_eq!(peaks, vec![m.find_bucket(50e6), m.find_bucket(200e6)]);
     // A sample from before the current interval is refused.
     assert_eq!(

@@ -6,7 +6,7 @@ use super::super::policy::{
     Amounts, ContainerMode, ContainerPolicy, ControlledValues, PolicyError, ResourcePolicy,
     VpaResource,
 };
-use super::super::recommender::{NoteKind, RecommenderConfig, recommend};
+use super::super::recommender::{ContainerRecommendation, NoteKind, RecommenderConfig, recommend};
 use super::*;
 
 /// `minutes` of one sample a minute from T0.
@@ -23,8 +23,10 @@ fn stream(
     s
 }
 
-fn triple(a: &Amounts, b: &Amounts, c: &Amounts, r: VpaResource) -> (i64, i64, i64) {
-    (a.get(r).unwrap(), b.get(r).unwrap(), c.get(r).unwrap())
+/// (target, lower bound, upper bound) of one resource.
+fn bounds(c: &ContainerRecommendation, r: VpaResource) -> (i64, i64, i64) {
+    let get = |a: &Amounts| a.get(r).unwrap();
+    (get(&c.target), get(&c.lower_bound), get(&c.upper_bound))
 }
 
 /// Expected values: upstream's estimator chain computed independently for the same
@@ -71,21 +73,8 @@ fn upstream_numbers_for_the_same_sample_streams() {
             now,
         );
         let c = &r.containers[0];
-        assert_eq!(
-            triple(&c.target, &c.lower_bound, &c.upper_bound, VpaResource::Cpu),
-            cpu,
-            "{name}: cpu"
-        );
-        assert_eq!(
-            triple(
-                &c.target,
-                &c.lower_bound,
-                &c.upper_bound,
-                VpaResource::Memory
-            ),
-            memory,
-            "{name}: memory"
-        );
+        assert_eq!(bounds(c, VpaResource::Cpu), cpu, "{name}: cpu");
+        assert_eq!(bounds(c, VpaResource::Memory), memory, "{name}: memory");
         assert_eq!(c.uncapped_target, c.target, "{name}");
         assert!(r.notes.is_empty(), "{name}: {:?}", r.notes);
     }
@@ -109,17 +98,9 @@ fn pod_minimums_are_split_across_recommended_containers() {
     // The Off container gets nothing and does not take a share of the minimum.
     assert_eq!(r.containers.len(), 2);
     for c in &r.containers {
+        assert_eq!(bounds(c, VpaResource::Cpu), (12, 12, 14));
         assert_eq!(
-            triple(&c.target, &c.lower_bound, &c.upper_bound, VpaResource::Cpu),
-            (12, 12, 14)
-        );
-        assert_eq!(
-            triple(
-                &c.target,
-                &c.lower_bound,
-                &c.upper_bound,
-                VpaResource::Memory
-            ),
+            bounds(c, VpaResource::Memory),
             (131_072_000, 131_072_000, 131_072_000)
         );
     }
