@@ -19,7 +19,8 @@
 //! - `pods/{name}/eviction`: deletes the pod (201), or 429 while [`KubeApi::refuse_evictions`];
 //! - label selectors (equality, set and existence) and field selectors (`=`, `!=` on any
 //!   dotted path) for list and watch;
-//! - errors as `Status` bodies with the real codes and reasons.
+//! - errors as `Status` bodies with the real codes and reasons;
+//! - an added latency per request ([`KubeApi::set_latency`]), for benchmarks of write paths.
 //!
 //! What it does not do: no authentication or authorization, no admission or validation (any
 //! JSON object is stored, and a namespace need not exist), no defaulting beyond `uid`,
@@ -42,7 +43,7 @@ pub use error::KubeApiError;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     requests: Mutex<Vec<String>>,
     refuse_evictions: AtomicBool,
+    /// Microseconds every request waits before it is answered.
+    latency_micros: AtomicU64,
     closed: AtomicBool,
     bookmark_interval: Duration,
 }
@@ -82,6 +85,10 @@ impl Shared {
 
     fn refuses_evictions(&self) -> bool {
         self.refuse_evictions.load(Ordering::SeqCst)
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_micros.load(Ordering::SeqCst))
     }
 
     fn is_closed(&self) -> bool {
@@ -111,6 +118,7 @@ impl KubeApi {
             store: Mutex::new(Store::new()),
             requests: Mutex::default(),
             refuse_evictions: AtomicBool::new(false),
+            latency_micros: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             bookmark_interval: BOOKMARK_INTERVAL,
         });
@@ -241,6 +249,13 @@ impl KubeApi {
     /// While `refuse` is true, evictions answer 429 as if a PodDisruptionBudget forbade them.
     pub fn refuse_evictions(&self, refuse: bool) {
         self.shared.refuse_evictions.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Makes every request wait `latency` before it is answered (as a distant API server
+    /// would), without holding up other requests.
+    pub fn set_latency(&self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.shared.latency_micros.store(micros, Ordering::SeqCst);
     }
 
     /// Forgets the change history, like etcd compaction: a watch from an earlier
