@@ -120,6 +120,10 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     shared.log_request(&method, &uri);
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     match route(&shared, &method, uri.path(), &params, &headers, &body) {
         Ok(response) => response,
         Err(e) => error_response(&e),

@@ -69,6 +69,20 @@ const KINDS: &[KindInfo] = &[
         "HorizontalPodAutoscaler",
         true,
     ),
+    k("batch/v1", "jobs", "Job", true),
+    k("batch/v1", "cronjobs", "CronJob", true),
+    k(
+        "autoscaling.k8s.io/v1",
+        "verticalpodautoscalers",
+        "VerticalPodAutoscaler",
+        true,
+    ),
+    k(
+        "autoscaling.k8s.io/v1",
+        "verticalpodautoscalercheckpoints",
+        "VerticalPodAutoscalerCheckpoint",
+        true,
+    ),
 ];
 
 /// The URL prefix of an `apiVersion`: `v1` → `api/v1`, `apps/v1` → `apis/apps/v1`.

@@ -21,7 +21,8 @@
 //!   gives [`KubeApi::allow`] (stand-in rules, not RBAC; see [`AccessRule`]);
 //! - label selectors (equality, set and existence) and field selectors (`=`, `!=` on any
 //!   dotted path) for list and watch;
-//! - errors as `Status` bodies with the real codes and reasons.
+//! - errors as `Status` bodies with the real codes and reasons;
+//! - an added latency per request ([`KubeApi::set_latency`]), for benchmarks of write paths.
 //!
 //! What it does not do: no authentication or authorization, no admission or validation (any
 //! JSON object is stored, and a namespace need not exist), no defaulting beyond `uid`,
@@ -46,7 +47,7 @@ pub use error::KubeApiError;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<String>>,
     refuse_evictions: AtomicBool,
     access_rules: Mutex<Vec<AccessRule>>,
+    /// Microseconds every request waits before it is answered.
+    latency_micros: AtomicU64,
     closed: AtomicBool,
     bookmark_interval: Duration,
 }
@@ -87,6 +90,10 @@ impl Shared {
 
     fn refuses_evictions(&self) -> bool {
         self.refuse_evictions.load(Ordering::SeqCst)
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_micros.load(Ordering::SeqCst))
     }
 
     fn is_closed(&self) -> bool {
@@ -117,6 +124,7 @@ impl KubeApi {
             requests: Mutex::default(),
             refuse_evictions: AtomicBool::new(false),
             access_rules: Mutex::default(),
+            latency_micros: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             bookmark_interval: BOOKMARK_INTERVAL,
         });
@@ -252,6 +260,13 @@ impl KubeApi {
     /// From now on, SubjectAccessReviews that `rule` matches are allowed (others are denied).
     pub fn allow(&self, rule: AccessRule) {
         lock(&self.shared.access_rules).push(rule);
+    }
+
+    /// Makes every request wait `latency` before it is answered (as a distant API server
+    /// would), without holding up other requests.
+    pub fn set_latency(&self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.shared.latency_micros.store(micros, Ordering::SeqCst);
     }
 
     /// Forgets the change history, like etcd compaction: a watch from an earlier

@@ -84,3 +84,24 @@ async fn a_missing_prometheus_url_stops_run_before_any_network_call() {
     let err = run(parse(&[])).await.unwrap_err();
     assert!(format!("{err:#}").contains("--prometheus-url"), "{err:#}");
 }
+
+#[test]
+fn the_deployed_flags_are_valid() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/vpa/deployment.yaml"
+    );
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = deployment.spec.unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let argv = spec.template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert_eq!(argv[0], "vpa", "the subcommand");
+    let args = Args::try_parse_from(&argv).unwrap();
+    assert!(args.run.loop_config().is_ok());
+    assert!(args.run.prometheus_queries().is_ok());
+    assert_eq!(args.run.lease_name, "tidal-vpa");
+}

@@ -237,3 +237,19 @@ fn the_printed_schemas_keep_every_field_the_updater_and_admission_controller_rea
     assert_eq!(yaml.matches("kind: CustomResourceDefinition").count(), 2);
     assert!(yaml.contains("api-approved.kubernetes.io"));
 }
+
+#[test]
+fn the_deployed_crds_are_what_tidal_vpa_crds_prints() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/vpa/crds.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let deployed: String = text
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        deployed,
+        crds_yaml().unwrap(),
+        "regenerate with `tidal vpa crds > deploy/vpa/crds.yaml`"
+    );
+}

@@ -12,3 +12,6 @@ pub use pods::{KubePods, PodTracker};
 pub use targets::KubeTargets;
 pub use vpas::KubeVpas;
 pub use writer::{FIELD_MANAGER, KubeWriter};
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,7 @@ mod write;
 
 pub use config::LoopConfig;
 pub use run::History;
+pub use write::{StatusWrite, write_statuses};
 
 use std::collections::HashMap;
 use std::sync::Arc;

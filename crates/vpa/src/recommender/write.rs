@@ -13,10 +13,38 @@ use super::Recommender;
 use super::observe::key_of;
 use crate::checkpoints::{checkpoint_name, to_object};
 use crate::crd::{VerticalPodAutoscaler, VerticalPodAutoscalerStatus};
+use crate::metrics::Metrics;
 use crate::ports::{
     ObjectKey, PodSource, TargetResolver, UsageSource, VpaSource, VpaWriter, WriteError,
 };
 use crate::state::ContainerKey;
+
+/// One status write and its outcome.
+pub type StatusWrite = (
+    ObjectKey,
+    VerticalPodAutoscalerStatus,
+    Result<(), WriteError>,
+);
+
+/// Writes `statuses` through `writer`, `workers` requests in flight at once, recording each
+/// write's latency. The loop's status writes go through here (and the write benchmark).
+pub async fn write_statuses<W: VpaWriter>(
+    writer: &W,
+    statuses: Vec<(ObjectKey, VerticalPodAutoscalerStatus)>,
+    workers: usize,
+    metrics: &Metrics,
+) -> Vec<StatusWrite> {
+    futures::stream::iter(statuses)
+        .map(|(key, status)| async move {
+            let started = Instant::now();
+            let result = writer.write_status(&key, &status).await;
+            metrics.write("status", started.elapsed());
+            (key, status, result)
+        })
+        .buffer_unordered(workers.max(1))
+        .collect()
+        .await
+}
 
 impl<V, T, P, U, W> Recommender<V, T, P, U, W>
 where
