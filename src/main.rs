@@ -20,17 +20,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole platform on a simulated cluster and cloud (default: one day of an online shop).
-    Simulate(tidal_simulate::Args),
+    Simulate(Box<tidal_simulate::Args>),
     /// Node-pool-aware cluster autoscaler on AWS Auto Scaling Groups.
-    ClusterAutoscaler(tidal_cluster_autoscaler::cli::Args),
+    ClusterAutoscaler(Box<tidal_cluster_autoscaler::cli::Args>),
     /// Custom and external metrics API server for the HPA.
-    MetricsAdapter(tidal_metrics_adapter::app::Args),
+    MetricsAdapter(Box<tidal_metrics_adapter::app::Args>),
     /// OOM-aware vertical pod autoscaler recommender (`tidal vpa crds` prints the CRDs).
-    Vpa(tidal_vpa::cli::Args),
+    Vpa(Box<tidal_vpa::cli::Args>),
     /// Compare what node pools may need with EC2 vCPU quotas and file increase requests (a CronJob).
-    QuotaRequester(tidal_quota_requester::cli::Args),
+    QuotaRequester(Box<tidal_quota_requester::cli::Args>),
     /// Vertical control-plane resizer: EC2 instance types or EKS provisioned tiers.
-    CpAutoscaler(tidal_cp_autoscaler::cli::Args),
+    CpAutoscaler(Box<tidal_cp_autoscaler::cli::Args>),
     /// Print the version.
     Version,
 }
@@ -48,12 +48,12 @@ async fn main() -> anyhow::Result<()> {
     };
     telemetry::init(cli.log_format, level)?;
     match cli.command {
-        Command::Simulate(args) => tidal_simulate::run(args).await,
-        Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(args).await,
-        Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(args).await,
-        Command::Vpa(args) => tidal_vpa::cli::run(args).await,
-        Command::QuotaRequester(args) => tidal_quota_requester::cli::run(args).await,
-        Command::CpAutoscaler(args) => tidal_cp_autoscaler::cli::run(args).await,
+        Command::Simulate(args) => tidal_simulate::run(*args).await,
+        Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(*args).await,
+        Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(*args).await,
+        Command::Vpa(args) => tidal_vpa::cli::run(*args).await,
+        Command::QuotaRequester(args) => tidal_quota_requester::cli::run(*args).await,
+        Command::CpAutoscaler(args) => tidal_cp_autoscaler::cli::run(*args).await,
         Command::Version => {
             println!("tidal {}", env!("CARGO_PKG_VERSION"));
             Ok(())

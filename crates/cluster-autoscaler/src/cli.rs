@@ -26,7 +26,7 @@ use crate::autoscaler::Autoscaler;
 use crate::aws::AwsCloudProvider;
 use crate::config::AutoscalerConfig;
 use crate::controller::{Controller, DryRun};
-use crate::kube::{CONTROLLER_NAME, KubeCluster, STATUS_CONFIGMAP, StatusLocation};
+use crate::kube::{KubeCluster, STATUS_CONFIGMAP, StatusLocation};
 use crate::metrics::Metrics;
 use crate::node_pool::NodePools;
 use crate::ports::{CloudProvider, WatchedCluster};

@@ -19,7 +19,9 @@
 //! (`ResourceNotFoundException`). Binds 127.0.0.1 only.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use tidal_core::sync::lock;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -120,7 +122,7 @@ impl EksStandIn {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cluster> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The cluster's tier now.
@@ -186,16 +188,21 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn find<'a>(state: &'a Shared, name: &str) -> Result<std::sync::MutexGuard<'a, Cluster>, Response> {
-    let guard = state.lock().unwrap_or_else(PoisonError::into_inner);
+/// The stand-in's one cluster, or the 404 EKS answers for another name (boxed: a `Response`
+/// is large and this is the only error).
+fn find<'a>(
+    state: &'a Shared,
+    name: &str,
+) -> Result<std::sync::MutexGuard<'a, Cluster>, Box<Response>> {
+    let guard = lock(state);
     if guard.name == name {
         Ok(guard)
     } else {
-        Err(error(
+        Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
             &format!("No cluster found for name: {name}."),
-        ))
+        )))
     }
 }
 
@@ -221,7 +228,7 @@ fn update_json(u: &Update) -> Value {
 async fn describe_cluster(State(state): State<Shared>, Path(name): Path<String>) -> Response {
     let mut c = match find(&state, &name) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     c.calls.push("DescribeCluster".to_owned());
     let busy = c.updates.iter().any(|u| u.status == "InProgress");
@@ -241,7 +248,7 @@ async fn update_config(
 ) -> Response {
     let mut c = match find(&state, &name) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let Some(tier) = body
@@ -304,7 +311,7 @@ async fn update_config(
 async fn list_updates(State(state): State<Shared>, Path(name): Path<String>) -> Response {
     let mut c = match find(&state, &name) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     c.calls.push("ListUpdates".to_owned());
     let ids: Vec<&str> = c.updates.iter().map(|u| u.id.as_str()).collect();
@@ -317,7 +324,7 @@ async fn describe_update(
 ) -> Response {
     let mut c = match find(&state, &name) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     c.calls.push(format!("DescribeUpdate {id}"));
     let polls_to_finish = c.polls_to_finish;

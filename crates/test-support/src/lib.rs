@@ -19,9 +19,9 @@ mod moto;
 mod port;
 mod process;
 mod prometheus;
-mod tools;
 mod pushgateway;
 mod service_quotas;
+mod tools;
 
 pub use eks::EksStandIn;
 pub use error::HarnessError;
@@ -30,6 +30,6 @@ pub use kube_api::{AccessRule, KubeApi, KubeApiError};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};
-pub use tools::{kubectl, promtool};
 pub use pushgateway::{Push, Pushgateway};
 pub use service_quotas::{Injected, RequestedQuota, ServiceQuotas};
+pub use tools::{kubectl, promtool};

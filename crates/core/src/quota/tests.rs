@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

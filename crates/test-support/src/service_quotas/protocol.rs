@@ -169,7 +169,7 @@ fn history(state: &State, input: &Value) -> Outcome {
         .filter(|r| r.service_code == service && r.quota_code == code)
         .filter(|r| status.is_none_or(|s| s == r.status))
         .collect();
-    matching.sort_by(|a, b| b.created.cmp(&a.created));
+    matching.sort_by_key(|r| std::cmp::Reverse(r.created));
     let items = matching.iter().map(|r| request_json(state, r)).collect();
     Ok(page(input, items, "RequestedQuotas"))
 }
