@@ -23,46 +23,79 @@ const EXTERNAL_EXPORTERS: &[(&str, &str)] = &[
     ("node_", "node-exporter"),
 ];
 
-/// Every metric name a Tidal component exposes, as a scrape would show it.
+/// Every metric name a Tidal component registers, with the suffixes a scrape adds.
+///
+/// prometheus-client leaves a labelled family out of a scrape until it has a child, so the
+/// names are read from each registry's descriptors (its `Debug` form lists every registered
+/// metric with its prefix) rather than from an encoded scrape.
 fn registered_names() -> BTreeSet<String> {
-    let mut text = String::new();
     let mut registry = Registry::default();
     tidal_cluster_autoscaler::metrics::Metrics::register(&mut registry);
     tidal_vpa::metrics::Metrics::register(&mut registry);
-    encode(&mut text, &registry).unwrap();
-
-    // The metrics adapter registers under its prefix; its value-age gauge is computed at
-    // scrape time from the store, so give it one value.
     let mut adapter = Registry::with_prefix("tidal_metrics_adapter");
     tidal_metrics_adapter::metrics::Metrics::new(&mut adapter);
+
+    let mut names = BTreeSet::new();
+    for registry in [&registry, &adapter] {
+        for name in descriptor_names(&format!("{registry:?}")) {
+            for suffix in ["", "_total", "_created", "_bucket", "_sum", "_count"] {
+                names.insert(format!("{name}{suffix}"));
+            }
+        }
+    }
+
+    // The value-age gauge is a collector computed at scrape time: encode one value.
+    let mut ages = Registry::with_prefix("tidal_metrics_adapter");
     let store = tidal_metrics_adapter::store::MetricStore::new();
     let now = Timestamp::from_secs(1_800_000_000);
     tidal_metrics_adapter::testing::fill_synthetic(&store, 1, 1, now, Duration::from_secs(60));
     tidal_metrics_adapter::metrics::ValueAgeCollector::register(
-        &mut adapter,
+        &mut ages,
         store,
         Clock::manual(now),
     );
-    encode(&mut text, &adapter).unwrap();
-
-    let mut names = BTreeSet::new();
+    let mut text = String::new();
+    encode(&mut text, &ages).unwrap();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("# TYPE ") else {
-            continue;
-        };
-        let mut parts = rest.split_whitespace();
-        let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let suffixes: &[&str] = match kind {
-            "counter" => &["_total", "_created"],
-            "histogram" => &["_bucket", "_sum", "_count", "_created"],
-            "summary" => &["", "_sum", "_count"],
-            "info" => &["_info"],
-            _ => &[""],
-        };
-        for suffix in suffixes {
-            names.insert(format!("{name}{suffix}"));
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|r| r.split_whitespace().next())
+        {
+            names.insert(name.to_owned());
+        }
+    }
+    names
+}
+
+/// `prefix_name` for every descriptor in a registry's `Debug` text. A registry prints its
+/// prefix, then its metrics, then its sub-registries (with their full prefixes), so the
+/// prefix in force for a descriptor is the last one printed before it.
+fn descriptor_names(debug: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut prefix: Option<String> = None;
+    let mut rest = debug;
+    loop {
+        let next_prefix = rest.find("prefix: ");
+        let next_name = rest.find("Descriptor { name: \"");
+        match (next_prefix, next_name) {
+            (Some(p), n) if n.is_none_or(|n| p < n) => {
+                let after = &rest[p + "prefix: ".len()..];
+                prefix = after
+                    .strip_prefix("Some(Prefix(\"")
+                    .and_then(|a| a.split('"').next())
+                    .map(str::to_owned);
+                rest = after;
+            }
+            (_, Some(n)) => {
+                let after = &rest[n + "Descriptor { name: \"".len()..];
+                let name = after.split('"').next().unwrap_or_default();
+                names.push(match &prefix {
+                    Some(p) => format!("{p}_{name}"),
+                    None => name.to_owned(),
+                });
+                rest = after;
+            }
+            _ => break,
         }
     }
     names
