@@ -23,7 +23,7 @@ use tracing::info;
 use crate::autoscaler::{Autoscaler, Settings};
 use crate::controller::{Controller, DryRun, Ports};
 use crate::eks::EksActuator;
-use crate::kube::{CONTROLLER_NAME, KubeEvents, KubeNodeHealth, KubeNodes};
+use crate::kube::{KubeEvents, KubeNodeHealth, KubeNodes};
 use crate::metrics::Metrics;
 use crate::ports::{Actuator, EventSink, NodeCounter, SignalSource};
 use crate::prometheus::{PrometheusSignals, Queries};
@@ -484,10 +484,8 @@ async fn run_controller(flags: Flags) -> anyhow::Result<()> {
     let leader = if flags.no_leader_election {
         LeaderHandle::always()
     } else {
-        let identity = flags
-            .pod_name
-            .clone()
-            .unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));
+        // The pod name, never a made-up one: two replicas that are both PID 1 would both lead.
+        let identity = tidal_runtime::pod_identity(flags.pod_name.as_deref())?;
         let elector = LeaderElector::new(
             client.clone(),
             &flags.leader_election_namespace,

@@ -310,10 +310,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let leader = if args.no_leader_election {
         LeaderHandle::always()
     } else {
-        let identity = args
-            .pod_name
-            .clone()
-            .unwrap_or_else(|| format!("tidal-vpa-{}", std::process::id()));
+        // The pod name, never a made-up one: two replicas that are both PID 1 would both lead.
+        let identity = tidal_runtime::pod_identity(args.pod_name.as_deref())?;
         let elector = LeaderElector::new(
             client.clone(),
             &args.leader_election_namespace,
