@@ -179,7 +179,7 @@ fn no_rendered_object_carries_a_placeholder() {
                 "placeholder",
                 "CA_BUNDLE",
                 "ACCOUNT_ID",
-                "CLUSTER_NAME",
+                "=CLUSTER_NAME",
                 "APISERVER_CIDR",
             ] {
                 if text.contains(marker) {

@@ -18,7 +18,7 @@ use axum::extract::State;
 use common::{HANG_GUARD, Tidal, metrics};
 use serde_json::{Value, json};
 use tidal_metrics_adapter::testing::{Identity, Pki};
-use tidal_test_support::{KubeApi, free_port};
+use tidal_test_support::{AccessRule, KubeApi, free_port};
 
 const NS: &str = "shop";
 const METRIC: &str = "queue-depth";
@@ -231,10 +231,23 @@ fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The Kubernetes API stand-in, answering the adapter's SubjectAccessReviews as the built-in
+/// `system:controller:horizontal-pod-autoscaler` role would: the HPA controller may read
+/// external metrics.
+async fn api_for_the_hpa_controller() -> KubeApi {
+    let api = KubeApi::start().await.unwrap();
+    api.allow(AccessRule {
+        user: Some(HPA_CONTROLLER.to_owned()),
+        api_group: Some("external.metrics.k8s.io".to_owned()),
+        ..AccessRule::default()
+    });
+    api
+}
+
 #[tokio::test]
 async fn an_hpa_external_json_path_metric_is_collected_and_served_to_the_front_proxy() {
     let source = JsonSource::start(json!(42)).await;
-    let api = KubeApi::start().await.unwrap();
+    let api = api_for_the_hpa_controller().await;
     let annotations: serde_json::Map<String, Value> =
         json_path_annotations(METRIC, &source.url, "$.queue.depth")
             .into_iter()
@@ -301,7 +314,7 @@ async fn an_hpa_external_json_path_metric_is_collected_and_served_to_the_front_p
 #[tokio::test]
 async fn a_malformed_annotation_warns_on_the_hpa_and_its_other_metric_is_still_served() {
     let source = JsonSource::start(json!(7)).await;
-    let api = KubeApi::start().await.unwrap();
+    let api = api_for_the_hpa_controller().await;
     let bad_key = "metric-config.external.backlog.json-path/json-key";
     let mut annotations: serde_json::Map<String, Value> =
         json_path_annotations(METRIC, &source.url, "$.queue.depth")

@@ -46,9 +46,12 @@ async fn run(
         "--aws-initial-backoff=1ms".as_ref(),
     ];
     let sq_endpoint = quotas.endpoint_url();
-    let env: [(&str, &OsStr); 5] = [
-        ("AWS_ENDPOINT_URL", endpoint.as_ref()),
-        // The SDK's per-service endpoint: Service Quotas goes to the stand-in, EC2 to moto.
+    // The SDK's per-service endpoints: Service Quotas goes to the stand-in, EC2 and Support to
+    // moto. (A global AWS_ENDPOINT_URL would be the binary's --aws-endpoint-url, an explicit
+    // endpoint that the per-service variable cannot override.)
+    let env: [(&str, &OsStr); 6] = [
+        ("AWS_ENDPOINT_URL_EC2", endpoint.as_ref()),
+        ("AWS_ENDPOINT_URL_SUPPORT", endpoint.as_ref()),
         ("AWS_ENDPOINT_URL_SERVICE_QUOTAS", sq_endpoint.as_ref()),
         ("AWS_ACCESS_KEY_ID", "testing".as_ref()),
         ("AWS_SECRET_ACCESS_KEY", "testing".as_ref()),
