@@ -237,11 +237,26 @@ fn the_deployed_flags_are_valid() {
         serde_yaml_ng::from_str(&text).unwrap();
     let spec = deployment.spec.unwrap();
     assert_eq!(spec.replicas, Some(2));
-    let argv = spec.template.spec.unwrap().containers[0]
-        .args
-        .clone()
-        .unwrap();
+    let container = &spec.template.spec.unwrap().containers[0];
+    let mut argv = container.args.clone().unwrap();
     assert_eq!(argv[0], "cp-autoscaler", "the subcommand");
+    // Cluster name, region and Prometheus come from the tidal-settings ConfigMap.
+    let env = container.env.clone().unwrap_or_default();
+    for (var, key) in [
+        ("TIDAL_CLUSTER_NAME", "cluster-name"),
+        ("AWS_REGION", "aws-region"),
+        ("TIDAL_PROMETHEUS_URL", "prometheus-url"),
+    ] {
+        let from = env
+            .iter()
+            .find(|e| e.name == var)
+            .and_then(|e| e.value_from.as_ref())
+            .and_then(|v| v.config_map_key_ref.as_ref())
+            .map(|k| (k.name.as_str(), k.key.as_str()));
+        assert_eq!(from, Some(("tidal-settings", key)), "{var}");
+    }
+    argv.push("--cluster-name=example".to_owned());
+    argv.push("--prometheus-url=http://prometheus.monitoring.svc:9090".to_owned());
     let args = Args::try_parse_from(&argv).unwrap();
     args.flags.validate().unwrap();
     assert_eq!(args.flags.admin_port, 8086);
