@@ -94,15 +94,7 @@ impl EksStandIn {
             .route("/clusters/{name}/updates", get(list_updates))
             .route("/clusters/{name}/updates/{id}", get(describe_update))
             .with_state(state.clone());
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("EKS stand-in stopped with an error: {e}");
-            }
-        });
+        let (shutdown, task) = crate::serve::serve_until_stopped("EKS stand-in", listener, app);
         Ok(Self {
             addr,
             state,

@@ -39,15 +39,7 @@ impl TestExporter {
         let app = Router::new()
             .route("/metrics", get(metrics))
             .with_state(values.clone());
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("test exporter stopped with an error: {e}");
-            }
-        });
+        let (shutdown, task) = crate::serve::serve_until_stopped("test exporter", listener, app);
         Ok(Self {
             addr,
             values,

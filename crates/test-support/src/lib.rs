@@ -20,6 +20,7 @@ mod port;
 mod process;
 mod prometheus;
 mod pushgateway;
+mod serve;
 mod service_quotas;
 mod tools;
 

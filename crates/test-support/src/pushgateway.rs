@@ -47,15 +47,8 @@ impl Pushgateway {
             .map_err(|e| HarnessError::io("reading the Pushgateway stand-in's address", e))?;
         let pushes = Pushes::default();
         let app = Router::new().fallback(record).with_state(pushes.clone());
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("Pushgateway stand-in stopped with an error: {e}");
-            }
-        });
+        let (shutdown, task) =
+            crate::serve::serve_until_stopped("Pushgateway stand-in", listener, app);
         Ok(Self {
             addr,
             pushes,

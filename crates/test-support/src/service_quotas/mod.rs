@@ -128,15 +128,8 @@ impl ServiceQuotas {
         let app = Router::new()
             .fallback(protocol::handle)
             .with_state(state.clone());
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("Service Quotas stand-in stopped with an error: {e}");
-            }
-        });
+        let (shutdown, task) =
+            crate::serve::serve_until_stopped("Service Quotas stand-in", listener, app);
         Ok(Self {
             addr,
             state,
