@@ -33,6 +33,7 @@
 //! no delete-collection, no discovery documents, no protobuf, no TLS, no HTTP/2, no other
 //! subresources (logs, exec, scale, binding).
 
+mod access;
 mod access_review;
 mod error;
 mod http;
@@ -42,6 +43,7 @@ mod selector;
 mod store;
 mod watch;
 
+pub use access::request_access;
 pub use access_review::AccessRule;
 pub use error::KubeApiError;
 
