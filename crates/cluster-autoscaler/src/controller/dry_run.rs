@@ -7,8 +7,9 @@ use tidal_core::instance::InstanceType;
 use tracing::info;
 
 use crate::ports::{
-    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, Event,
-    NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StatusReport, WatchedCluster,
+    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterPod, ClusterSnapshot,
+    ClusterSource, Event, NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StatusReport,
+    WatchedCluster,
 };
 
 /// A port whose writes are logged and skipped.
@@ -71,6 +72,10 @@ impl<C: ClusterActions> ClusterActions for DryRun<C> {
     async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError> {
         info!(dry_run = true, namespace, name, "would evict pod");
         Ok(())
+    }
+
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        self.inner.pods_on_node(node).await
     }
 
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {

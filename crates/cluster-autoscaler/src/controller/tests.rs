@@ -91,6 +91,7 @@ fn one_pending_pod() -> ClusterSnapshot {
             now() - Duration::from_secs(30),
         )],
         pdbs: Vec::new(),
+        unreadable: Default::default(),
     }
 }
 
@@ -106,6 +107,7 @@ fn idle_cluster() -> (FakeCloud, FakeCluster) {
         nodes: vec![node("idle", "i-idle", ZONE, 2000, 8)],
         pods: Vec::new(),
         pdbs: Vec::new(),
+        unreadable: Default::default(),
     };
     (cloud, FakeCluster::new(snapshot))
 }
@@ -206,6 +208,12 @@ async fn invalid_pod_events_are_published_before_the_loop() {
     impl ClusterActions for WithInvalid {
         async fn evict_pod(&self, n: &str, p: &str) -> Result<(), ClusterError> {
             self.0.evict_pod(n, p).await
+        }
+        async fn pods_on_node(
+            &self,
+            n: &str,
+        ) -> Result<Vec<crate::ports::ClusterPod>, ClusterError> {
+            self.0.pods_on_node(n).await
         }
         async fn mark_for_deletion(&self, n: &str) -> Result<(), ClusterError> {
             self.0.mark_for_deletion(n).await
