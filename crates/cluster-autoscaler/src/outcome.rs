@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tidal_core::Timestamp;
 
-use crate::ports::NodeGroupId;
+use crate::ports::{NodeGroupId, Unreadable};
 use crate::status::StatusReport;
 
 /// A pod named by namespace and name.
@@ -327,6 +327,9 @@ pub struct LoopOutcome {
     pub port_errors: Vec<PortError>,
     /// Pools without a template node (unknown instance types, unusable instance data).
     pub template_problems: Vec<String>,
+    /// What the cluster source could not read, as far as it touches nodes: those nodes were
+    /// not removed and those instances counted as registered.
+    pub unreadable: Unreadable,
     /// The status report written this loop.
     pub status: StatusReport,
 }

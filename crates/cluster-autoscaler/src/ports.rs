@@ -211,7 +211,7 @@ pub struct ClusterSnapshot {
 /// Objects the source could not read (and so left out of the snapshot), as far as they touch
 /// nodes. Left out, they would make a node look emptier or an instance look unregistered; the
 /// autoscaler keeps away from both instead.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Unreadable {
     /// Nodes with a bound pod that could not be read: never scale-down candidates, never
     /// terminated as drained (the pod would be killed without eviction).
@@ -225,6 +225,19 @@ impl Unreadable {
     /// Nothing touching a node was left out.
     pub fn is_empty(&self) -> bool {
         self.nodes_with_pods.is_empty() && self.node_instances.is_empty()
+    }
+
+    /// One line per node or instance kept, saying why (for the status report and logs).
+    pub fn describe(&self) -> Vec<String> {
+        let nodes = self
+            .nodes_with_pods
+            .iter()
+            .map(|n| format!("node {n}: not removed, a pod bound to it could not be read"));
+        let instances = self
+            .node_instances
+            .iter()
+            .map(|i| format!("instance {i}: counted as registered, its node could not be read"));
+        nodes.chain(instances).collect()
     }
 }
 

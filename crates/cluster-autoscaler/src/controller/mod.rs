@@ -25,7 +25,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::autoscaler::Autoscaler;
 use crate::metrics::Metrics;
 use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
-use crate::ports::{CloudProvider, ClusterError, WatchedCluster};
+use crate::ports::{CloudProvider, ClusterError, Unreadable, WatchedCluster};
 
 /// What one tick did.
 #[derive(Debug)]
@@ -52,6 +52,8 @@ pub struct Controller<P, C> {
     /// Template problems of the last loop: logged when they appear and when they go away,
     /// not every loop (they are in the status ConfigMap and a metric all along).
     template_problems: BTreeSet<String>,
+    /// What the last loop kept because objects could not be read: logged when it changes.
+    unreadable: Unreadable,
     readiness: Readiness,
     scan_interval: Duration,
     clock: Clock,
@@ -75,6 +77,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             leader,
             was_leader: false,
             template_problems: BTreeSet::new(),
+            unreadable: Unreadable::default(),
             readiness: Readiness::new(),
             scan_interval,
             clock: Clock::system(),
@@ -163,6 +166,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
                 self.metrics.record_outcome(&outcome, elapsed);
                 log_outcome(&outcome, elapsed);
                 self.log_template_problems(&outcome.template_problems);
+                self.log_unreadable(&outcome.unreadable);
                 Tick::Ran(Box::new(outcome))
             }
             Err(e) => {
@@ -188,6 +192,19 @@ impl<P, C> Controller<P, C> {
     /// The autoscaler it runs.
     pub fn autoscaler(&self) -> &Autoscaler {
         &self.autoscaler
+    }
+
+    fn log_unreadable(&mut self, unreadable: &Unreadable) {
+        if *unreadable == self.unreadable {
+            return;
+        }
+        for line in unreadable.describe() {
+            warn!(kept = %line, "objects that could not be read keep a node");
+        }
+        if unreadable.is_empty() {
+            info!("no node is kept by unreadable objects any more");
+        }
+        self.unreadable = unreadable.clone();
     }
 
     fn log_template_problems(&mut self, problems: &[String]) {

@@ -173,3 +173,77 @@ fn a_scale_up_is_not_cancelled_when_the_group_cannot_be_read_again() {
     );
     assert_eq!(w.desired("default", ZONE_A), 3);
 }
+
+#[test]
+fn a_node_with_a_pod_that_could_not_be_read_is_not_removed() {
+    let mut w = busy_and_empty();
+    // node-1 looks empty only because the pod bound to it could not be converted.
+    w.cluster.update(|s| {
+        s.unreadable.nodes_with_pods.insert("node-1".into());
+    });
+    w.run(at(0));
+    let out = w.run(at(10));
+    assert!(out.scale_downs.is_empty(), "{:?}", out.scale_downs);
+    assert!(w.cloud.calls().is_empty() && w.cluster.calls().is_empty());
+    assert_eq!(out.unneeded_nodes, 0, "not even a candidate");
+    assert!(out.unreadable.nodes_with_pods.contains("node-1"));
+    let text = out.status.to_text();
+    assert!(
+        text.contains("node node-1: not removed, a pod bound to it could not be read"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_drained_node_with_a_pod_that_could_not_be_read_is_not_terminated() {
+    let mut w = cluster_of(3, 0, AutoscalerConfig::default());
+    bind(&w, "a", "node-0", 2500, |_| {});
+    bind(&w, "b", "node-1", 2500, |_| {});
+    bind(&w, "light", "node-2", 1000, |_| {});
+    w.run(at(0));
+    w.run(at(10));
+    // "light" left; a pod on node-2 that cannot be read makes it look drained.
+    w.cluster.update(|s| {
+        s.pods.retain(|p| p.name != "light");
+        s.unreadable.nodes_with_pods.insert("node-2".into());
+    });
+    let out = w.run(at(11));
+    assert_eq!(
+        out.scale_downs[0].step,
+        ScaleDownStep::Draining { evicted: 0 }
+    );
+    assert!(w.cloud.calls().is_empty(), "{:?}", w.cloud.calls());
+}
+
+#[test]
+fn an_instance_whose_node_could_not_be_read_is_not_terminated_by_the_provision_timeout() {
+    let mut w = busy_and_empty();
+    bind(&w, "b", "node-1", 3000, |_| {});
+    add_pending(&w, vec![spec("big", 3500, 1)], at(0));
+    let first = w.run(at(0));
+    assert_eq!(first.scale_ups[0].to, 3);
+    let launched = w.cloud.launch(at(0));
+    // The new node registered, but its Node object cannot be read; the pod got scheduled.
+    w.cluster.update(|s| {
+        s.pods.retain(|p| p.name != "big");
+        s.unreadable.node_instances.insert(launched[0].1.clone());
+    });
+    let out = w.run(at(30));
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert!(
+        !w.cloud
+            .calls()
+            .iter()
+            .any(|c| matches!(c, CloudCall::Terminate(..))),
+        "{:?}",
+        w.cloud.calls()
+    );
+    let group = &out.status.node_groups[0];
+    assert_eq!((group.instances, group.registered), (3, 3));
+    assert!(
+        out.status
+            .unreadable
+            .iter()
+            .any(|l| l.contains(&launched[0].1))
+    );
+}
