@@ -153,6 +153,9 @@ pub enum CloudError {
     /// An instance type name the cloud does not know.
     #[error("unknown instance type {0}")]
     UnknownInstanceType(String),
+    /// A write refused because this replica no longer holds the leader lease.
+    #[error("not the leader: the write was not made")]
+    NotLeader,
     /// The cloud answered with data that cannot be used (missing fields, inconsistent tags…).
     #[error("invalid cloud data: {0}")]
     Invalid(String),
@@ -166,6 +169,7 @@ impl CloudError {
             CloudError::UnknownGroup(_) => "unknown_group",
             CloudError::UnknownInstanceType(_) => "unknown_instance_type",
             CloudError::Invalid(_) => "invalid",
+            CloudError::NotLeader => "not_leader",
         }
     }
 }
@@ -376,6 +380,9 @@ pub enum ClusterError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A write refused because this replica no longer holds the leader lease.
+    #[error("not the leader: the write was not made")]
+    NotLeader,
     /// The Eviction API refused because a PodDisruptionBudget does not allow it right now (HTTP 429).
     #[error("eviction of {namespace}/{name} blocked by a disruption budget")]
     EvictionBlocked {
@@ -394,6 +401,7 @@ impl ClusterError {
             ClusterError::NotReady(_) => "not_ready",
             ClusterError::NotFound { .. } => "not_found",
             ClusterError::Unreadable { .. } => "unreadable",
+            ClusterError::NotLeader => "not_leader",
             ClusterError::EvictionBlocked { .. } => "eviction_blocked",
         }
     }

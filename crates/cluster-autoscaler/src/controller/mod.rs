@@ -11,8 +11,10 @@
 //! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.)
 
 mod dry_run;
+mod leader_gate;
 
 pub use dry_run::DryRun;
+use leader_gate::LeaderGate;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -25,7 +27,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::autoscaler::Autoscaler;
 use crate::metrics::Metrics;
 use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
-use crate::ports::{CloudProvider, ClusterError, Unreadable, WatchedCluster};
+use crate::ports::{CloudProvider, ClusterActions, ClusterError, Unreadable, WatchedCluster};
 
 /// What one tick did.
 #[derive(Debug)]
@@ -137,8 +139,10 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             return Tick::NotLeader;
         }
         self.was_leader = true;
+        let cloud = LeaderGate::new(&self.cloud, &self.leader);
+        let cluster = LeaderGate::new(&self.cluster, &self.leader);
         for event in self.cluster.take_invalid_pod_events() {
-            if let Err(e) = self.cluster.record_event(&event).await {
+            if let Err(e) = cluster.record_event(&event).await {
                 self.metrics.count_error(Operation::RecordEvent, e.label());
                 warn!(error = %e, object = %event.object, "could not record an event");
             }
@@ -146,11 +150,15 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         let now = self.clock.now();
         let started = Instant::now();
         let mut leadership = self.leader.clone();
+        // Loss first: a loop is never polled on once leadership is known to be gone.
         let result = tokio::select! {
-            result = self.autoscaler.run_once(&self.cloud, &self.cluster, now) => Some(result),
+            biased;
             () = leadership.lost() => None,
+            result = self.autoscaler.run_once(&cloud, &cluster, now) => Some(result),
         };
-        let Some(result) = result else {
+        // A loop that finished after the lease was lost had its writes refused: its view of
+        // what it did is not to be kept either.
+        let Some(result) = result.filter(|_| self.leader.is_leader()) else {
             warn!(
                 "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
             );

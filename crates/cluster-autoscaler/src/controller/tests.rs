@@ -348,3 +348,30 @@ async fn losing_leadership_mid_loop_stops_acting_and_forgets_the_term() {
     assert_eq!(outcome.scale_ups.len(), 1, "{outcome:?}");
     assert_eq!(c.cloud.calls().len(), 1, "{:?}", c.cloud.calls());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_taken_over_between_the_loop_start_and_its_write_stops_the_write() {
+    // Leader when the loop starts; right after the loop reads the cloud (all fakes answer at
+    // once, so no select gets a chance to notice) the lease goes to another replica.
+    let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let (lease, rx) = tokio::sync::watch::channel(Some(far));
+    let cloud = empty_group_cloud();
+    cloud.after_next_read(move |_| {
+        lease.send_replace(None);
+    });
+    let cluster = FakeCluster::new(one_pending_pod());
+    let leader = LeaderHandle::following(rx);
+    let (mut c, registry) = controller_led_by(AutoscalerConfig::default(), cloud, cluster, leader);
+    assert!(matches!(c.tick().await, Tick::LostLeadership));
+    assert!(
+        c.cloud.calls().is_empty(),
+        "no scale-up: {:?}",
+        c.cloud.calls()
+    );
+    assert_acted_on_nothing(&c);
+    assert!(
+        c.cluster.statuses.lock().unwrap().is_empty(),
+        "no status written by a replica that does not lead"
+    );
+    assert!(exposition(&registry).contains("tidal_cluster_autoscaler_leader 0"));
+}
