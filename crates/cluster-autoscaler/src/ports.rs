@@ -425,6 +425,16 @@ pub struct SkippedObjects {
     pub pdbs: usize,
 }
 
+/// A watch of the cluster source that has been silent for longer than it may be: its store is
+/// stale (the snapshot's age counts from when it was last heard).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleWatch {
+    /// The kind watched, e.g. `pods`.
+    pub kind: &'static str,
+    /// How long it has been silent.
+    pub silent_for: std::time::Duration,
+}
+
 /// What the controller needs from the cluster side beyond the loop's ports: readiness and the
 /// objects the source could not read.
 #[allow(async_fn_in_trait)]
@@ -438,6 +448,10 @@ pub trait WatchedCluster: ClusterSource + ClusterActions {
     /// Objects the last snapshot skipped.
     fn skipped_objects(&self) -> SkippedObjects {
         SkippedObjects::default()
+    }
+    /// Watches silent for longer than they may be (a source without watches has none).
+    fn stale_watches(&self) -> Vec<StaleWatch> {
+        Vec::new()
     }
 }
 

@@ -8,8 +8,8 @@ use tracing::info;
 
 use crate::ports::{
     CloudError, CloudProvider, ClusterActions, ClusterError, ClusterPod, ClusterSnapshot,
-    ClusterSource, Event, NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StatusReport,
-    WatchedCluster,
+    ClusterSource, Event, NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StaleWatch,
+    StatusReport, WatchedCluster,
 };
 
 /// A port whose writes are logged and skipped.
@@ -114,6 +114,10 @@ impl<C: WatchedCluster> WatchedCluster for DryRun<C> {
 
     fn skipped_objects(&self) -> SkippedObjects {
         self.inner().skipped_objects()
+    }
+
+    fn stale_watches(&self) -> Vec<StaleWatch> {
+        self.inner().stale_watches()
     }
 }
 

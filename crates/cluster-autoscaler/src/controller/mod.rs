@@ -8,7 +8,13 @@
 //! holder or was not renewed in time) the loop is dropped where it is, before the lease can
 //! expire for the others, and the autoscaler's memory (drains, timers, backoffs) is forgotten:
 //! another replica may act meanwhile, so a later term starts from what it observes, as after
-//! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.)
+//! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.) Every
+//! write of a loop also asks for leadership right before it goes out (`leader_gate.rs`).
+//!
+//! A loop has a deadline of two scan intervals (after which its snapshot would count as stale):
+//! a loop still running then is stopped, counted (`loop_overruns`) and logged, and nothing it
+//! observed is acted on. Watches silent for longer than they may be are counted
+//! (`stale_watches`) and logged; their stale stores age the snapshot, which stops scale-down.
 
 mod dry_run;
 mod leader_gate;
@@ -24,7 +30,7 @@ use tidal_runtime::{Clock, LeaderHandle, Readiness};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, instrument, warn};
 
-use crate::autoscaler::Autoscaler;
+use crate::autoscaler::{Autoscaler, LoopError};
 use crate::metrics::Metrics;
 use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
 use crate::ports::{CloudProvider, ClusterActions, ClusterError, Unreadable, WatchedCluster};
@@ -40,6 +46,9 @@ pub enum Tick {
     Failed(String),
     /// Leadership was lost during the loop: it stopped acting where it was.
     LostLeadership,
+    /// The loop was still running at its deadline (two scan intervals) and was stopped: what it
+    /// observed is not acted on.
+    Overran,
 }
 
 /// The cluster autoscaler's control loop.
@@ -56,6 +65,8 @@ pub struct Controller<P, C> {
     template_problems: BTreeSet<String>,
     /// What the last loop kept because objects could not be read: logged when it changes.
     unreadable: Unreadable,
+    /// Kinds whose watch was stale at the last loop: logged when the set changes.
+    stale_watches: BTreeSet<&'static str>,
     readiness: Readiness,
     scan_interval: Duration,
     clock: Clock,
@@ -80,6 +91,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             was_leader: false,
             template_problems: BTreeSet::new(),
             unreadable: Unreadable::default(),
+            stale_watches: BTreeSet::new(),
             readiness: Readiness::new(),
             scan_interval,
             clock: Clock::system(),
@@ -139,33 +151,27 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             return Tick::NotLeader;
         }
         self.was_leader = true;
-        let cloud = LeaderGate::new(&self.cloud, &self.leader);
-        let cluster = LeaderGate::new(&self.cluster, &self.leader);
-        for event in self.cluster.take_invalid_pod_events() {
-            if let Err(e) = cluster.record_event(&event).await {
-                self.metrics.count_error(Operation::RecordEvent, e.label());
-                warn!(error = %e, object = %event.object, "could not record an event");
-            }
-        }
-        let now = self.clock.now();
+        self.note_stale_watches();
         let started = Instant::now();
-        let mut leadership = self.leader.clone();
-        // Loss first: a loop is never polled on once leadership is known to be gone.
-        let result = tokio::select! {
-            biased;
-            () = leadership.lost() => None,
-            result = self.autoscaler.run_once(&cloud, &cluster, now) => Some(result),
-        };
-        // A loop that finished after the lease was lost had its writes refused: its view of
-        // what it did is not to be kept either.
-        let Some(result) = result.filter(|_| self.leader.is_leader()) else {
-            warn!(
-                "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
-            );
-            self.was_leader = false;
-            self.autoscaler.forget();
-            self.metrics.record_leader(false);
-            return Tick::LostLeadership;
+        let result = match self.run_loop(started).await {
+            Ended::Done(result) => *result,
+            Ended::LostLeadership => {
+                warn!(
+                    "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
+                );
+                self.was_leader = false;
+                self.autoscaler.forget();
+                self.metrics.record_leader(false);
+                return Tick::LostLeadership;
+            }
+            Ended::Overran(deadline) => {
+                warn!(
+                    deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+                    "loop overran its deadline (two scan intervals): stopped; nothing it observed is acted on"
+                );
+                self.metrics.count_loop_overrun();
+                return Tick::Overran;
+            }
         };
         let elapsed = started.elapsed();
         self.metrics.record_skipped(self.cluster.skipped_objects());
@@ -183,6 +189,71 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
                 Tick::Failed(e.to_string())
             }
         }
+    }
+}
+
+/// How one loop ended.
+enum Ended {
+    /// It ran to the end (successfully or not).
+    Done(Box<Result<LoopOutcome, LoopError>>),
+    /// Leadership was lost during it (or by the time it finished).
+    LostLeadership,
+    /// It was still running at its deadline (the duration inside) and was stopped.
+    Overran(Duration),
+}
+
+impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
+    /// Runs the autoscaler once (after publishing pending Warning Events) through ports whose
+    /// writes need leadership, until it ends, leadership is lost, or its deadline passes: two
+    /// scan intervals, after which its snapshot would count as stale anyway.
+    async fn run_loop(&mut self, started: Instant) -> Ended {
+        let cloud = LeaderGate::new(&self.cloud, &self.leader);
+        let cluster = LeaderGate::new(&self.cluster, &self.leader);
+        for event in self.cluster.take_invalid_pod_events() {
+            if let Err(e) = cluster.record_event(&event).await {
+                self.metrics.count_error(Operation::RecordEvent, e.label());
+                warn!(error = %e, object = %event.object, "could not record an event");
+            }
+        }
+        let now = self.clock.now();
+        let budget = self.scan_interval * 2;
+        let mut leadership = self.leader.clone();
+        // Boxed: the loop's future is deep, and the binary's main future holds this one.
+        let run = Box::pin(self.autoscaler.run_once(&cloud, &cluster, now));
+        // Loss first, then the deadline: a loop is not polled on once either has come.
+        let ended = tokio::select! {
+            biased;
+            () = leadership.lost() => Ended::LostLeadership,
+            () = tokio::time::sleep_until(started + budget) => Ended::Overran(budget),
+            result = run => Ended::Done(Box::new(result)),
+        };
+        // A loop that finished after the lease was lost had its writes refused: what it
+        // believes it did is not to be kept either.
+        match ended {
+            Ended::Done(_) if !self.leader.is_leader() => Ended::LostLeadership,
+            other => other,
+        }
+    }
+
+    /// Records the watches that are stale now; logs when the set changes.
+    fn note_stale_watches(&mut self) {
+        let stale = self.cluster.stale_watches();
+        self.metrics.record_stale_watches(stale.len());
+        let kinds: BTreeSet<&'static str> = stale.iter().map(|s| s.kind).collect();
+        if kinds == self.stale_watches {
+            return;
+        }
+        for s in &stale {
+            warn!(
+                kind = s.kind,
+                silent_s = s.silent_for.as_secs(),
+                "watch silent longer than its server timeout allows: its store is stale; no scale-down or termination until it is heard again"
+            );
+        }
+        if stale.is_empty() {
+            info!("every watch is heard again");
+        }
+        self.stale_watches = kinds;
     }
 }
 

@@ -375,3 +375,33 @@ async fn a_lease_taken_over_between_the_loop_start_and_its_write_stops_the_write
     );
     assert!(exposition(&registry).contains("tidal_cluster_autoscaler_leader 0"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_that_overruns_its_deadline_is_stopped_and_acts_on_nothing() {
+    // A read hangs after the loop observed pending pods: the scale-up it would make is based
+    // on what it saw two scan intervals ago.
+    let cloud = empty_group_cloud();
+    cloud.stall("scale_up_failures");
+    let (mut c, registry) = controller(
+        AutoscalerConfig::default(),
+        cloud,
+        FakeCluster::new(one_pending_pod()),
+    );
+    let started = tokio::time::Instant::now();
+    let tick = tokio::time::timeout(Duration::from_secs(600), c.tick())
+        .await
+        .expect("the loop hung: no deadline");
+    assert!(matches!(tick, Tick::Overran), "{tick:?}");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(20),
+        "two scan intervals"
+    );
+    assert_acted_on_nothing(&c);
+    assert!(c.cluster.statuses.lock().unwrap().is_empty());
+    assert!(
+        exposition(&registry).contains("tidal_cluster_autoscaler_loop_overruns_total 1"),
+        "{}",
+        exposition(&registry)
+    );
+}

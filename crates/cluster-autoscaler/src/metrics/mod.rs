@@ -114,6 +114,8 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     skipped_objects: Family<KindLabels, Gauge>,
     unreadable_holds: Family<ReasonLabels, Gauge>,
+    stale_watches: Gauge,
+    loop_overruns: Counter,
     loop_duration: Histogram,
     last_loop: Gauge<f64, AtomicU64>,
     leader: Gauge,
@@ -141,6 +143,8 @@ impl Metrics {
             errors: Family::default(),
             skipped_objects: Family::default(),
             unreadable_holds: Family::default(),
+            stale_watches: Gauge::default(),
+            loop_overruns: Counter::default(),
             // 5 ms to ~41 s: a loop is expected well under a second, the upstream bound is 30 s.
             loop_duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             last_loop: Gauge::default(),
@@ -237,6 +241,16 @@ impl Metrics {
             "Nodes kept because an object could not be read, by reason pod_unreadable (a pod bound \
              to it: not removed) or node_unreadable (its instance counts as registered)",
             m.unreadable_holds.clone(),
+        );
+        r.register(
+            "stale_watches",
+            "Watches of the cluster silent for longer than their server timeout allows (their stores are stale)",
+            m.stale_watches.clone(),
+        );
+        r.register(
+            "loop_overruns",
+            "Loops stopped at their deadline (two scan intervals) before acting on what they observed",
+            m.loop_overruns.clone(),
         );
         r.register(
             "loop_duration_seconds",
@@ -402,6 +416,16 @@ impl Metrics {
             };
             self.skipped_objects.get_or_create(&labels).set(count(n));
         }
+    }
+
+    /// Records how many watches are stale now.
+    pub fn record_stale_watches(&self, stale: usize) {
+        self.stale_watches.set(count(stale));
+    }
+
+    /// Counts a loop stopped at its deadline.
+    pub fn count_loop_overrun(&self) {
+        self.loop_overruns.inc();
     }
 
     /// Records whether this replica is the leader.
