@@ -287,6 +287,7 @@ async fn drive<P: CloudProvider, C: WatchedCluster>(
     Controller::new(autoscaler, cloud, cluster, metrics, leader)
         .with_readiness(readiness)
         .with_clock(clock)
+        .with_loop_deadline()
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -69,6 +69,8 @@ pub struct Controller<P, C> {
     stale_watches: BTreeSet<&'static str>,
     readiness: Readiness,
     scan_interval: Duration,
+    /// How long one loop may run (see [`Controller::with_loop_deadline`]); `None`: unbounded.
+    loop_deadline: Option<Duration>,
     clock: Clock,
 }
 
@@ -94,8 +96,17 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             stale_watches: BTreeSet::new(),
             readiness: Readiness::new(),
             scan_interval,
+            loop_deadline: None,
             clock: Clock::system(),
         }
+    }
+
+    /// Stops a loop still running after two scan intervals (its snapshot would count as stale
+    /// by then): it is counted, logged, and nothing it observed is acted on. Needs tokio's
+    /// timer; the binary turns it on (the simulator, in virtual time, has no wall-clock deadline).
+    pub fn with_loop_deadline(mut self) -> Self {
+        self.loop_deadline = Some(self.scan_interval * 2);
+        self
     }
 
     /// Reports readiness through `readiness` (the admin server's `/readyz`).
@@ -204,8 +215,8 @@ enum Ended {
 
 impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
     /// Runs the autoscaler once (after publishing pending Warning Events) through ports whose
-    /// writes need leadership, until it ends, leadership is lost, or its deadline passes: two
-    /// scan intervals, after which its snapshot would count as stale anyway.
+    /// writes need leadership, until it ends, leadership is lost, or its deadline passes (if
+    /// set: two scan intervals, after which its snapshot would count as stale anyway).
     async fn run_loop(&mut self, started: Instant) -> Ended {
         let cloud = LeaderGate::new(&self.cloud, &self.leader);
         let cluster = LeaderGate::new(&self.cluster, &self.leader);
@@ -216,7 +227,13 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             }
         }
         let now = self.clock.now();
-        let budget = self.scan_interval * 2;
+        let budget = self.loop_deadline;
+        let deadline = async {
+            match budget {
+                Some(budget) => tokio::time::sleep_until(started + budget).await,
+                None => std::future::pending().await,
+            }
+        };
         let mut leadership = self.leader.clone();
         // Boxed: the loop's future is deep, and the binary's main future holds this one.
         let run = Box::pin(self.autoscaler.run_once(&cloud, &cluster, now));
@@ -224,7 +241,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
         let ended = tokio::select! {
             biased;
             () = leadership.lost() => Ended::LostLeadership,
-            () = tokio::time::sleep_until(started + budget) => Ended::Overran(budget),
+            () = deadline => Ended::Overran(budget.unwrap_or_default()),
             result = run => Ended::Done(Box::new(result)),
         };
         // A loop that finished after the lease was lost had its writes refused: what it

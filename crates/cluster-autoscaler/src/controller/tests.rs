@@ -382,11 +382,12 @@ async fn a_loop_that_overruns_its_deadline_is_stopped_and_acts_on_nothing() {
     // on what it saw two scan intervals ago.
     let cloud = empty_group_cloud();
     cloud.stall("scale_up_failures");
-    let (mut c, registry) = controller(
+    let (c, registry) = controller(
         AutoscalerConfig::default(),
         cloud,
         FakeCluster::new(one_pending_pod()),
     );
+    let mut c = c.with_loop_deadline();
     let started = tokio::time::Instant::now();
     let tick = tokio::time::timeout(Duration::from_secs(600), c.tick())
         .await
