@@ -32,6 +32,7 @@ pub mod config;
 pub mod groups;
 pub mod node_pool;
 pub mod outcome;
+pub mod partial_view;
 pub mod ports;
 pub mod scale_down;
 pub mod scale_up;

@@ -222,3 +222,12 @@ fn bind(w: &World, name: &str, node: &str, cpu_millis: i64, f: impl FnOnce(&mut 
     f(&mut pod);
     w.cluster.update(|s| s.pods.push(arc(pod)));
 }
+
+/// node-0 and node-1 busy (3 CPUs of 4), node-2 light (1 CPU, movable).
+fn busy_and_light(config: AutoscalerConfig) -> World {
+    let w = cluster_of(3, 0, config);
+    bind(&w, "a", "node-0", 2500, |_| {});
+    bind(&w, "b", "node-1", 2500, |_| {});
+    bind(&w, "light", "node-2", 1000, |_| {});
+    w
+}

@@ -101,10 +101,7 @@ fn an_empty_node_is_not_terminated_when_the_recheck_fails() {
 
 #[test]
 fn a_drained_node_that_got_a_pod_after_the_snapshot_is_drained_again_not_terminated() {
-    let mut w = cluster_of(3, 0, AutoscalerConfig::default());
-    bind(&w, "a", "node-0", 2500, |_| {});
-    bind(&w, "b", "node-1", 2500, |_| {});
-    bind(&w, "light", "node-2", 1000, |_| {});
+    let mut w = busy_and_light(AutoscalerConfig::default());
     w.run(at(0));
     let out = w.run(at(10));
     assert_eq!(
@@ -196,10 +193,7 @@ fn a_node_with_a_pod_that_could_not_be_read_is_not_removed() {
 
 #[test]
 fn a_drained_node_with_a_pod_that_could_not_be_read_is_not_terminated() {
-    let mut w = cluster_of(3, 0, AutoscalerConfig::default());
-    bind(&w, "a", "node-0", 2500, |_| {});
-    bind(&w, "b", "node-1", 2500, |_| {});
-    bind(&w, "light", "node-2", 1000, |_| {});
+    let mut w = busy_and_light(AutoscalerConfig::default());
     w.run(at(0));
     w.run(at(10));
     // "light" left; a pod on node-2 that cannot be read makes it look drained.

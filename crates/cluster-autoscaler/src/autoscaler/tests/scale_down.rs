@@ -4,15 +4,6 @@ use crate::ports::{EventReason, InstanceState, TO_BE_DELETED_TAINT};
 use crate::testing::{CloudCall, ClusterCall};
 use tidal_core::scheduling::{Taint, TaintEffect};
 
-/// node-0 and node-1 busy (3 CPUs of 4), node-2 light (1 CPU, movable).
-fn busy_and_light(config: AutoscalerConfig) -> World {
-    let w = cluster_of(3, 0, config);
-    bind(&w, "a", "node-0", 2500, |_| {});
-    bind(&w, "b", "node-1", 2500, |_| {});
-    bind(&w, "light", "node-2", 1000, |_| {});
-    w
-}
-
 #[test]
 fn unneeded_node_is_removed_only_after_the_unneeded_time_then_terminated_when_drained() {
     let mut w = busy_and_light(AutoscalerConfig::default());
