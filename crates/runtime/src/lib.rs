@@ -25,7 +25,7 @@ pub mod telemetry;
 pub use admin::{AdminError, AdminServer};
 pub use clock::Clock;
 #[cfg(feature = "kube")]
-pub use kube_client::{KubeClientError, kube_client, kube_client_from};
+pub use kube_client::{KubeClientError, kube_client, kube_client_for, kube_client_from};
 #[cfg(feature = "kube")]
 pub use leader::{LeaderElector, LeaderError, LeaseTiming, pod_identity};
 pub use leader_handle::LeaderHandle;
