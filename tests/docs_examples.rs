@@ -1,9 +1,11 @@
 //! The HPA examples of `docs/hpa-annotations.md` (`examples/hpa/*.yaml`) are accepted by the
 //! metrics adapter's own parser, each of its metrics becomes a collector, together they cover
 //! every collector type, and the docs page names every example: the docs cannot drift from
-//! the code.
+//! the code. The metrics the component pages list are the ones the components register.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod registered_metrics;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -136,4 +138,47 @@ fn a_broken_example_is_refused() {
     let (_, built) = build(&path, &elsewhere);
     let errors = format!("{:?}", built.errors);
     assert!(errors.contains("eu-central-1"), "{errors}");
+}
+
+/// The metric names in the first column of the `## Metrics` table of `page`, with `prefix`
+/// (a cell may list several names, e.g. `` `backoff`, `backoff_remaining_seconds` ``).
+fn documented_metrics(page: &str, prefix: &str) -> Vec<String> {
+    let section = page
+        .split("\n## ")
+        .find(|s| s.starts_with("Metrics"))
+        .unwrap_or_else(|| panic!("no Metrics section"));
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let cell = l.split('|').nth(1).unwrap_or_default();
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|name| format!("{prefix}{name}"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_metrics_the_pages_list_are_registered() {
+    let registered = registered_metrics::registered_names();
+    for (page, prefix, least) in [
+        ("docs/metrics-adapter.md", "tidal_metrics_adapter_", 5),
+        (
+            "docs/cluster-autoscaler.md",
+            "tidal_cluster_autoscaler_",
+            20,
+        ),
+    ] {
+        let text = std::fs::read_to_string(root().join(page)).unwrap();
+        let names = documented_metrics(&text, prefix);
+        assert!(names.len() >= least, "{page}: {names:?}");
+        let unknown: Vec<&String> = names.iter().filter(|n| !registered.contains(*n)).collect();
+        assert!(
+            unknown.is_empty(),
+            "{page} lists unregistered metrics {unknown:?}"
+        );
+    }
 }
