@@ -251,3 +251,24 @@ fn the_component_pages_list_every_flag_with_its_env_var() {
         assert!(!missing_rows(&command, "").is_empty());
     }
 }
+
+// The binary's global flags (src/main.rs) are not reachable as a type: read its long help.
+#[test]
+fn the_binarys_global_flags_have_tidal_env_vars() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tidal"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let options = help.split("Options:").nth(1).unwrap();
+    let mut flags = 0;
+    for entry in options.split("\n      --").skip(1) {
+        let flag = entry.split_whitespace().next().unwrap();
+        let expected = format!("[env: TIDAL_{}=", flag.to_uppercase().replace('-', "_"));
+        assert!(entry.contains(&expected), "--{flag}: {entry}");
+        flags += 1;
+    }
+    assert!(flags >= 2, "{help}");
+}
