@@ -47,8 +47,8 @@ async fn run(
     ];
     let sq_endpoint = quotas.endpoint_url();
     // The SDK's per-service endpoints: Service Quotas goes to the stand-in, EC2 and Support to
-    // moto. (A global AWS_ENDPOINT_URL would be the binary's --aws-endpoint-url, an explicit
-    // endpoint that the per-service variable cannot override.)
+    // moto. (--aws-endpoint-url, or TIDAL_AWS_ENDPOINT_URL, would be an explicit endpoint for
+    // every service, which the per-service variables cannot override.)
     let env: [(&str, &OsStr); 6] = [
         ("AWS_ENDPOINT_URL_EC2", endpoint.as_ref()),
         ("AWS_ENDPOINT_URL_SUPPORT", endpoint.as_ref()),

@@ -30,6 +30,7 @@ use crate::kube::{KubeCluster, STATUS_CONFIGMAP, StatusLocation, WatchHealth, li
 use crate::metrics::Metrics;
 use crate::node_pool::NodePools;
 use crate::ports::{CloudProvider, WatchedCluster};
+use crate::tuning::{TuningArgs, TuningError};
 
 /// Flags of `tidal cluster-autoscaler`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -45,56 +46,78 @@ pub struct Args {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Time between loops.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "TIDAL_SCAN_INTERVAL")]
     pub scan_interval: Duration,
     /// Decide and log, but change nothing in AWS or Kubernetes. A dry run competes for its
     /// own Lease, `<lease-name>-dry-run`, never the production one, so it can run next to
     /// the real autoscaler without taking over.
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_DRY_RUN")]
     pub dry_run: bool,
     /// Port of the admin server (`/metrics`, `/healthz`, `/readyz`).
-    #[arg(long, default_value_t = 8085)]
+    #[arg(long, default_value_t = 8085, env = "TIDAL_ADMIN_PORT")]
     pub admin_port: u16,
     /// A node is unneeded below this max(cpu, memory) request ratio.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        env = "TIDAL_SCALE_DOWN_UTILIZATION_THRESHOLD"
+    )]
     pub scale_down_utilization_threshold: f64,
     /// How long a node must stay unneeded before it is removed.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, env = "TIDAL_SCALE_DOWN_UNNEEDED_TIME")]
     pub scale_down_unneeded_time: Duration,
     /// How long a node that is not Ready must stay unneeded before it is removed.
-    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration, env = "TIDAL_SCALE_DOWN_UNREADY_TIME")]
     pub scale_down_unready_time: Duration,
     /// Scale-down stops while more than this percentage of the nodes is not Ready…
-    #[arg(long, default_value_t = 45.0)]
+    #[arg(
+        long,
+        default_value_t = 45.0,
+        env = "TIDAL_MAX_TOTAL_UNREADY_PERCENTAGE"
+    )]
     pub max_total_unready_percentage: f64,
     /// …and more than this many nodes are not Ready.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, env = "TIDAL_OK_TOTAL_UNREADY_COUNT")]
     pub ok_total_unready_count: usize,
     /// Requested nodes that have not registered after this are a failed scale-up.
-    #[arg(long, default_value = "7m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "7m", value_parser = humantime::parse_duration, env = "TIDAL_MAX_NODE_PROVISION_TIME")]
     pub max_node_provision_time: Duration,
     /// Most nodes being removed at once.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, env = "TIDAL_MAX_SCALE_DOWN_PARALLELISM")]
     pub max_scale_down_parallelism: u32,
     /// Cluster pod CIDR (`a.b.c.d/len`), or `none` for no node limit.
-    #[arg(long, default_value = "10.0.0.0/16")]
+    #[arg(long, default_value = "10.0.0.0/16", env = "TIDAL_CLUSTER_CIDR")]
     pub cluster_cidr: String,
     /// Prefix length of each node's pod CIDR block.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, env = "TIDAL_NODE_CIDR_MASK_SIZE")]
     pub node_cidr_mask_size: u8,
     /// Namespace of the leader-election Lease and of the status ConfigMap.
-    #[arg(long, default_value = "kube-system")]
+    #[arg(
+        long,
+        default_value = "kube-system",
+        env = "TIDAL_LEADER_ELECTION_NAMESPACE"
+    )]
     pub leader_election_namespace: String,
     /// Name of the leader-election Lease (with `--dry-run`: this name + `-dry-run`).
-    #[arg(long, default_value = "tidal-cluster-autoscaler")]
+    #[arg(
+        long,
+        default_value = "tidal-cluster-autoscaler",
+        env = "TIDAL_LEASE_NAME"
+    )]
     pub lease_name: String,
     /// Act without leader election (a single replica only).
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_NO_LEADER_ELECTION")]
     pub no_leader_election: bool,
     /// This replica's identity for the Lease and Events: the pod name, from the downward API
     /// (`fieldRef: metadata.name`). Required with leader election.
     #[arg(long, env = "TIDAL_POD_NAME")]
     pub pod_name: Option<String>,
+    /// Kubeconfig file, instead of the in-cluster service account (or `KUBECONFIG`).
+    #[arg(long, env = "TIDAL_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Settings under upstream's flag names, and the simulator's knobs (`crate::tuning`).
+    #[command(flatten)]
+    pub tuning: TuningArgs,
 }
 
 /// The Lease a replica competes for, and as whom.
@@ -118,6 +141,9 @@ pub enum ArgsError {
     /// `--cluster-name` is empty.
     #[error("--cluster-name must not be empty")]
     EmptyClusterName,
+    /// A flag under upstream's name has a value Tidal cannot honour.
+    #[error(transparent)]
+    Tuning(#[from] TuningError),
     /// Leader election without a pod name.
     #[error(transparent)]
     Identity(#[from] tidal_runtime::LeaderError),
@@ -162,6 +188,7 @@ impl Args {
             )?),
             None => None,
         };
+        self.tuning.apply(&mut config)?;
         Ok(config)
     }
 }
@@ -207,9 +234,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // One clock for the loop and the adapter that stamps its snapshots.
     let clock = Clock::system();
     let health = Arc::new(WatchHealth::default());
-    let kube_config = kube::Config::infer().await.context(
-        "finding the Kubernetes configuration (in-cluster, KUBECONFIG or ~/.kube/config)",
-    )?;
+    let kube_config = tidal_runtime::kube_config_for(args.kubeconfig.as_deref()).await?;
     let client = liveness::client(kube_config, health.clone(), clock.clone())
         .context("building the Kubernetes client")?;
     let sdk = args.aws.sdk_config().await;

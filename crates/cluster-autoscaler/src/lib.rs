@@ -55,3 +55,5 @@ pub mod controller;
 #[cfg(feature = "kube")]
 pub mod kube;
 pub mod metrics;
+#[cfg(feature = "cli")]
+pub mod tuning;

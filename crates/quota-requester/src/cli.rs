@@ -111,7 +111,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = retries.apply(&args.aws.sdk_config().await);
     let Some(region) = config.region().map(|r| r.to_string()) else {
-        bail!("no AWS region: set --aws-region or AWS_REGION");
+        bail!("no AWS region: set --aws-region (TIDAL_AWS_REGION) or AWS_REGION");
     };
     let support = args.support_case_fallback.then(|| {
         let config = config

@@ -7,10 +7,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AwsArgs {
     /// AWS region; when absent the SDK's default chain decides (AWS_REGION, profile, IMDS).
-    #[arg(long = "aws-region", env = "AWS_REGION")]
+    #[arg(long = "aws-region", env = "TIDAL_AWS_REGION")]
     pub region: Option<String>,
-    /// Endpoint for every AWS service, e.g. a moto_server URL in tests.
-    #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL")]
+    /// Endpoint for every AWS service, e.g. a moto_server URL in tests; when absent the SDK's
+    /// own settings decide (AWS_ENDPOINT_URL and the per-service variants).
+    #[arg(long = "aws-endpoint-url", env = "TIDAL_AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 }
 

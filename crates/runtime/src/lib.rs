@@ -26,7 +26,9 @@ pub mod telemetry;
 pub use admin::{AdminError, AdminServer};
 pub use clock::Clock;
 #[cfg(feature = "kube")]
-pub use kube_client::{KubeClientError, kube_client, kube_client_from};
+pub use kube_client::{
+    KubeClientError, kube_client, kube_client_for, kube_client_from, kube_config_for,
+};
 #[cfg(feature = "kube")]
 pub use leader::{LeaderElector, LeaderError, LeaseTiming, pod_identity};
 pub use leader_handle::LeaderHandle;

@@ -17,13 +17,13 @@ pub struct Args {
     pub scenario: Option<PathBuf>,
     /// Directory for summary.json, timeline.csv and report.html [default: a new directory
     /// under ./simulations/].
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_SIMULATE_OUT")]
     pub out: Option<PathBuf>,
     /// Seed for every random choice, overriding the scenario's.
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_SIMULATE_SEED")]
     pub seed: Option<u64>,
     /// Simulate only this much of the scenario (e.g. `2h`), for a quick look.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = humantime::parse_duration, env = "TIDAL_SIMULATE_DURATION")]
     pub duration: Option<Duration>,
 }
 

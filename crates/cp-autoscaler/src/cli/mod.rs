@@ -129,7 +129,7 @@ pub struct Flags {
     #[arg(long, env = "TIDAL_CP_LATENCY_P99_HIGH")]
     pub latency_p99_high: Option<f64>,
     /// Control-plane nodes, for the default high threshold (n−1)/n (self-managed).
-    #[arg(long, default_value_t = 3, env = "TIDAL_CP_NODES")]
+    #[arg(long, default_value_t = 3, env = "TIDAL_CP_CONTROL_PLANE_NODES")]
     pub control_plane_nodes: u32,
     /// High threshold (fraction of capacity); default (n−1)/n self-managed, 0.8 on EKS.
     #[arg(long, env = "TIDAL_CP_HIGH_THRESHOLD")]
@@ -214,7 +214,7 @@ pub struct Flags {
     #[arg(long, env = "TIDAL_NO_LEADER_ELECTION")]
     pub no_leader_election: bool,
     /// This replica's identity for the Lease and Events (the pod name).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = "TIDAL_POD_NAME")]
     pub pod_name: Option<String>,
 }
 

@@ -244,7 +244,7 @@ fn the_deployed_flags_are_valid() {
     let env = container.env.clone().unwrap_or_default();
     for (var, key) in [
         ("TIDAL_CLUSTER_NAME", "cluster-name"),
-        ("AWS_REGION", "aws-region"),
+        ("TIDAL_AWS_REGION", "aws-region"),
         ("TIDAL_PROMETHEUS_URL", "prometheus-url"),
     ] {
         let from = env

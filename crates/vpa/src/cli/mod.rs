@@ -155,7 +155,7 @@ pub struct RunArgs {
     #[arg(long, env = "TIDAL_VPA_NO_LEADER_ELECTION")]
     pub no_leader_election: bool,
     /// This replica's identity for the Lease (the pod name).
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = "TIDAL_POD_NAME")]
     pub pod_name: Option<String>,
 }
 

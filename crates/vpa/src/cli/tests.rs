@@ -44,7 +44,7 @@ fn every_flag_has_a_tidal_env_var() {
         let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
         let env = env.unwrap_or_else(|| panic!("--{} has no env var", arg.get_id()));
         assert!(
-            env.starts_with("TIDAL_VPA_") || env == "POD_NAME",
+            env.starts_with("TIDAL_VPA_") || env == "TIDAL_POD_NAME",
             "--{}: {env}",
             arg.get_id()
         );
