@@ -64,7 +64,9 @@
 //! ```
 
 pub mod fields;
+mod fit;
 mod locate;
+pub mod messages;
 mod raw;
 mod validate;
 
@@ -81,6 +83,7 @@ use tidal_core::scheduling::PodSpec;
 
 use crate::cloud::CloudTiming;
 use crate::load::{LoadCurve, LoadError};
+use crate::prices::PriceBook;
 use raw::RawScenario;
 
 /// The built-in scenario: one day of an online shop's traffic.
@@ -115,11 +118,9 @@ pub enum ScenarioError {
         column: usize,
         /// Path of the field, e.g. `workloads[1].requests.cpu`.
         field: String,
-        /// What is wrong.
+        /// What is wrong (the parser's own message, in the author's terms; it is not kept
+        /// as a source so the error is said once, with one position).
         message: String,
-        /// The parser's error.
-        #[source]
-        source: serde_yaml_ng::Error,
     },
     /// A value is well-formed but inconsistent with the rest of the scenario.
     #[error("{origin}:{line}: {field}: {message}")]
@@ -137,15 +138,16 @@ pub enum ScenarioError {
     #[error(transparent)]
     NodePools(#[from] NodePoolError),
     /// A load curve is invalid or its CSV cannot be read.
-    #[error("{origin}: {field}: {source}")]
+    #[error("{origin}:{line}: {field}: {reason}")]
     Load {
         /// File the text came from.
         origin: String,
+        /// 1-based line of the field, 0 when unknown.
+        line: usize,
         /// Path of the field.
         field: String,
-        /// Why.
-        #[source]
-        source: LoadError,
+        /// Why (in the message, not a separate source: the error is said once).
+        reason: LoadError,
     },
 }
 
@@ -262,6 +264,8 @@ pub struct Scenario {
     pub failures: Vec<Failure>,
     /// DaemonSet pod templates.
     pub daemonsets: Vec<Arc<PodSpec>>,
+    /// On-demand prices of the pools' instance types and the spot discount.
+    pub prices: PriceBook,
 }
 
 impl Scenario {
@@ -291,6 +295,7 @@ impl Scenario {
         let v = validate::Validator { text, origin };
         v.check_basics(&raw)?;
         let node_pools = v.node_pools(&raw)?;
+        let prices = v.prices(&raw)?;
         let autoscaler = v.autoscaler(&raw.autoscaler, raw.seed)?;
         let mut workloads = Vec::with_capacity(raw.workloads.len());
         let mut names = BTreeSet::new();
@@ -310,7 +315,7 @@ impl Scenario {
             .map(|(i, f)| v.failure(i, f, &raw, &node_pools))
             .collect::<Result<Vec<_>, _>>()?;
         let daemonsets = raw.daemonsets.iter().map(validate::daemonset_pod).collect();
-        Ok(Scenario {
+        let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
             duration: raw.duration.0,
@@ -329,7 +334,10 @@ impl Scenario {
             workloads,
             failures,
             daemonsets,
-        })
+            prices,
+        };
+        fit::check_workloads(&v, &scenario)?;
+        Ok(scenario)
     }
 
     /// The same scenario with another seed (the autoscaler's random expander follows it).
@@ -366,15 +374,13 @@ fn parse(text: &str, origin: &str) -> Result<RawScenario, ScenarioError> {
         let message = message
             .strip_prefix(field.as_str())
             .and_then(|m| m.strip_prefix(": "))
-            .unwrap_or(message)
-            .to_owned();
+            .unwrap_or(message);
         ScenarioError::Parse {
             origin: origin.to_owned(),
             line,
             column,
             field,
-            message,
-            source,
+            message: messages::rewrite(message),
         }
     })
 }
