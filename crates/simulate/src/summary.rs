@@ -9,8 +9,8 @@
 //!   daemonset requests every node carries. It ignores selectors, taints and packing, so no
 //!   real run can go below it; the gap to `node_hours` is the price of boot time, headroom,
 //!   scale-down delay and fragmentation.
-//! - `cost`: USD, from the price table in `prices.rs` (approximate eu-central-1 list prices,
-//!   spot at a fixed discount).
+//! - `cost`: USD, from the scenario's prices (`prices.rs`: approximate list prices of its
+//!   region or the scenario's `prices:` overrides, spot at a fixed discount).
 //! - `pending_pod_seconds_*`: per workload pod bound in the recorded period or still pending at
 //!   its end, whenever it was created (a pod the warm-up left pending counts in full), the time
 //!   from creation to binding; pods still pending at the end count with the time they waited so

@@ -47,6 +47,9 @@ autoscaler:
   backoff_initial: 5m
   backoff_max: 30m
   backoff_reset_after: 3h
+prices:
+  on_demand: {m6i.xlarge: 0.2}
+  spot_discount: 0.6
 daemonsets:
 - name: agent
   namespace: kube-system

@@ -69,6 +69,11 @@ pub struct CpuQuantity(pub i64);
 impl<'de> Deserialize<'de> for CpuQuantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = quantity_text(d)?;
+        if has_memory_unit(&text) {
+            return Err(de::Error::custom(format!(
+                "`{text}` has a memory unit; expected {CPU_FORMAT}"
+            )));
+        }
         match tidal_core::quantity::parse_cpu_millis(&text) {
             Ok(m) => Ok(CpuQuantity(m)),
             Err(QuantityError::Negative { .. }) => Err(de::Error::custom(format!(
@@ -111,13 +116,24 @@ impl<'de> Deserialize<'de> for CpuAmount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = quantity_text(d)?;
         match text.parse::<tidal_core::quantity::Quantity>() {
-            Ok(q) if q.as_f64().is_finite() && q.as_f64() >= 0.0 => Ok(CpuAmount(q.as_f64())),
+            Ok(q) if !has_memory_unit(&text) && q.as_f64().is_finite() && q.as_f64() >= 0.0 => {
+                Ok(CpuAmount(q.as_f64()))
+            }
             _ => Err(de::Error::custom(format!(
                 "`{text}` is not CPU as cores, millicores or microcores (not negative), e.g. 2, 10m \
                  or 500u"
             ))),
         }
     }
+}
+
+/// Whether a quantity ends in a binary (memory) suffix such as `Mi` or `Gi`: valid Kubernetes
+/// syntax, but never meant for CPU.
+fn has_memory_unit(text: &str) -> bool {
+    let t = text.trim();
+    t.strip_suffix('i')
+        .and_then(|rest| rest.chars().last())
+        .is_some_and(|c| "KMGTPE".contains(c))
 }
 
 /// Quantities may be written as YAML numbers (`cpu: 2`) or strings (`cpu: 500m`).
@@ -173,6 +189,9 @@ mod tests {
             !err.to_string().contains("Mi"),
             "no memory units for CPU: {err}"
         );
+        let err = serde_yaml_ng::from_str::<CpuQuantity>("2Gi").unwrap_err();
+        assert!(err.to_string().contains("has a memory unit"), "{err}");
+        assert!(serde_yaml_ng::from_str::<CpuAmount>("1Mi").is_err());
         let err = serde_yaml_ng::from_str::<MemoryQuantity>("1 GB").unwrap_err();
         assert!(err.to_string().contains("e.g. 512Mi or 2Gi"), "{err}");
         let a: CpuAmount = serde_yaml_ng::from_str("500u").unwrap();

@@ -158,7 +158,7 @@ fn check_workload(
     Err(v.invalid(
         format!("workloads[{i}].{field}"),
         format!(
-            "one pod of {:?} needs {need} of {short}, but no node pool has that much: the \
+            "one pod of {:?} needs {need}, but no node pool has that much {short}: the \
              biggest, pool {:?} ({}), offers {have} per node after system reservations and \
              daemonsets",
             w.name, best.pool, best.types,
@@ -171,5 +171,5 @@ fn cores(millis: i64) -> String {
 }
 
 fn gib(bytes: i64) -> String {
-    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    format!("{:.1} GiB memory", bytes as f64 / (1u64 << 30) as f64)
 }

@@ -6,62 +6,11 @@
 //! [`SIM_EPOCH`] (midnight), so offsets like `from: 7h` and `peak_at: "19:00"` agree.
 //! The built-in default (an online shop's day) is `default_scenario.yaml`.
 //!
-//! Every field, with its default (durations like `90s`, `1h30m`; quantities like `500m`, `2Gi`):
-//!
-//! ```yaml
-//! name: my scenario              # title in the report (default: the file name)
-//! duration: 24h                  # recorded span from 00:00
-//! tick: 10s                      # one timeline row per tick
-//! warmup: 30m                    # unrecorded settling time before 00:00
-//! seed: 1                        # spot victims and the random expander
-//! region: eu-central-1
-//! zones: [eu-central-1a, eu-central-1b, eu-central-1c]
-//! cloud: {boot_time: 90s, failure_detection_delay: 30s, launch_retry_interval: 60s}
-//! node_pools: [...]              # the cluster autoscaler's node-pool format (required)
-//! autoscaler:                    # optional overrides of the autoscaler's defaults
-//!   scan_interval: 10s
-//!   scale_down_utilization_threshold: 0.5
-//!   scale_down_unneeded_time: 10m
-//!   scale_down_delay_after_add: 10m
-//!   max_node_provision_time: 7m
-//!   max_scale_down_parallelism: 10
-//!   max_drain_time: 10m
-//!   scale_down_enabled: true
-//!   expanders: [priority, least_waste]   # or random
-//!   cluster_node_limit: 1000
-//!   max_pods: 110
-//!   backoff_initial: 5m
-//!   backoff_max: 30m
-//!   backoff_reset_after: 3h
-//! daemonsets:                    # one pod per node; tolerate every taint unless told otherwise
-//! - {name: agent, namespace: kube-system, requests: {cpu: 100m, memory: 128Mi},
-//!    tolerations: [...], node_selector: {...}}
-//! workloads:                     # Deployments (required, at least one)
-//! - name: web
-//!   namespace: default
-//!   replicas: 10                 # at the start
-//!   min_replicas: 2              # default 1 with an HPA, else replicas
-//!   max_replicas: 100            # required with an HPA
-//!   requests: {cpu: 500m, memory: 1Gi}
-//!   node_selector: {key: value}
-//!   tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule}]
-//!   hpa:
-//!     target_cpu_utilization: 70 # percent of the CPU request
-//!     behavior: {...}            # autoscaling/v2 behavior, Kubernetes field names
-//!   load:                        # exactly one of:
-//!     constant: 100
-//!     # steps: [{at: 0s, value: 10}, {at: 2h, value: 50}]
-//!     # daily_sine: {trough: 100, peak: 1000, peak_at: "19:00", trough_at: "04:00"}
-//!     # csv: {path: traffic.csv}  # rows `seconds,value`, relative to the scenario file
-//!   cpu_per_unit: 10m            # CPU per unit of load, spread over the Ready pods
-//!   idle_cpu: 0                  # CPU of a Ready pod at zero load
-//!   startup: 30s                 # from binding to Ready
-//!   pdb: {min_available: 2}      # a PodDisruptionBudget
-//!   zone_spread: {max_skew: 1}   # topology spread over zones (DoNotSchedule)
-//! failures:
-//! - {kind: capacity, instance_type: m6i.2xlarge, zone: eu-central-1a, from: 15h, until: 16h}
-//! - {kind: spot_interruption, pool: spot, at: 20h, count: 5}
-//! ```
+//! Every field, with its type, unit, default and an example, is in `docs/simulate.md` (a test,
+//! `tests/docs_reference.rs`, asks the loader for every field it accepts and checks the page
+//! names it). Loading also checks that every workload fits some pool (`fit.rs`) and that every
+//! pool type has a price (`crate::prices`); messages are put in the author's terms by
+//! `messages.rs`.
 
 pub mod fields;
 mod fit;

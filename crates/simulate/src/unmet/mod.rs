@@ -185,7 +185,7 @@ impl Verdicts {
                         pods,
                     })
                     .collect();
-                reasons.sort_by(|a, b| b.pods.cmp(&a.pods));
+                reasons.sort_by_key(|r| std::cmp::Reverse(r.pods));
                 Some(UnscheduledPods {
                     workload: w.name.clone(),
                     namespace: w.pod.namespace.clone(),
