@@ -8,22 +8,7 @@ use std::path::Path;
 use tidal_simulate::Scenario;
 use tidal_simulate::scenario::ScenarioError;
 
-fn error(text: &str) -> String {
-    Scenario::from_yaml(text, "bad.yaml", Path::new("."))
-        .map(|_| ())
-        .unwrap_err()
-        .to_string()
-}
-
-/// SMALL with `from` replaced by `to` (exactly once).
-fn small_with(from: &str, to: &str) -> String {
-    assert_eq!(
-        common::SMALL.matches(from).count(),
-        1,
-        "{from:?} must occur once"
-    );
-    common::SMALL.replacen(from, to, 1)
-}
+use common::{error, small_with};
 
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap() + 1

@@ -10,17 +10,7 @@ use std::path::Path;
 use tidal_cluster_autoscaler::config::ExpanderKind;
 use tidal_simulate::Scenario;
 
-fn error(text: &str) -> String {
-    Scenario::from_yaml(text, "bad.yaml", Path::new("."))
-        .map(|_| ())
-        .unwrap_err()
-        .to_string()
-}
-
-fn small_with(from: &str, to: &str) -> String {
-    assert_eq!(common::SMALL.matches(from).count(), 1, "{from:?}");
-    common::SMALL.replacen(from, to, 1)
-}
+use common::{error, small_with};
 
 #[test]
 fn near_misses_get_a_did_you_mean() {
