@@ -117,11 +117,20 @@ fn check_workload(
     {
         return Ok(());
     }
-    // Name the first resource short everywhere it matters, and the pool offering the most of it.
+    Err(too_big(v, i, w, &matching))
+}
+
+/// The error for a pod no matching pool has room for: the first resource short, and the
+/// matching pool offering the most of it.
+fn too_big(
+    v: &Validator<'_>,
+    i: usize,
+    w: &Workload,
+    matching: &[(&Template, Resources)],
+) -> ScenarioError {
     let short = matching
         .iter()
-        .filter_map(|(_, free)| w.pod.requests.first_shortage(free))
-        .next()
+        .find_map(|(_, free)| w.pod.requests.first_shortage(free))
         .unwrap_or(ResourceName::Cpu);
     let amount = |r: &Resources| match short {
         ResourceName::Cpu => r.cpu_millis,
@@ -129,15 +138,15 @@ fn check_workload(
         _ => r.pods,
     };
     // The first pool offering the most (`max_by_key` would pick the last of equals).
-    let Some((best, free)) = matching.iter().fold(
-        None,
-        |best: Option<&(&Template, Resources)>, m| match best {
-            Some(b) if amount(&b.1) >= amount(&m.1) => Some(b),
-            _ => Some(m),
-        },
-    ) else {
-        return Ok(());
+    let Some((mut best, rest)) = matching.split_first() else {
+        return v.invalid(format!("workloads[{i}]"), "fits no node pool".into());
     };
+    for m in rest {
+        if amount(&m.1) > amount(&best.1) {
+            best = m;
+        }
+    }
+    let (t, free) = best;
     let (field, need, have) = match short {
         ResourceName::Cpu => (
             "requests.cpu",
@@ -155,15 +164,15 @@ fn check_workload(
             format!("{} pods", free.pods),
         ),
     };
-    Err(v.invalid(
+    v.invalid(
         format!("workloads[{i}].{field}"),
         format!(
             "one pod of {:?} needs {need}, but no node pool has that much {short}: the \
              biggest, pool {:?} ({}), offers {have} per node after system reservations and \
              daemonsets",
-            w.name, best.pool, best.types,
+            w.name, t.pool, t.types,
         ),
-    ))
+    )
 }
 
 fn cores(millis: i64) -> String {

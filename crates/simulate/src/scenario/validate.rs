@@ -341,9 +341,7 @@ impl Validator<'_> {
             }
         }
     }
-}
 
-impl Validator<'_> {
     /// A capacity failure must name an instance type and a zone some pool uses: otherwise it
     /// would never take effect.
     fn capacity_target(
@@ -361,14 +359,11 @@ impl Validator<'_> {
             );
             return Err(self.invalid(field("zone"), message));
         }
-        let users: Vec<&str> = pools
-            .pools()
-            .iter()
-            .filter(|p| p.instance_types.iter().any(|t| t == instance_type))
-            .filter(|p| p.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone)))
-            .map(|p| p.name.as_str())
-            .collect();
-        if !users.is_empty() {
+        let used_there = pools.pools().iter().any(|p| {
+            p.instance_types.iter().any(|t| t == instance_type)
+                && p.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone))
+        });
+        if used_there {
             return Ok(());
         }
         let used: BTreeSet<&str> = pools
