@@ -107,9 +107,6 @@ const TYPE_PER_HOUR: &[(&str, f64)] = &[
     ("g6.2xlarge", 0.9776),
     ("g6.4xlarge", 1.3232),
     ("g6.8xlarge", 2.0144),
-    ("p3.2xlarge", 3.06),
-    ("p3.8xlarge", 12.24),
-    ("p3.16xlarge", 24.48),
 ];
 
 /// Exact eu-central-1 prices of the types the example scenarios use.

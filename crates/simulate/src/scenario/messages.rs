@@ -6,16 +6,17 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
+    let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
         .map(|c| {
             (
-                strsim::damerau_levenshtein(&word, &c.to_ascii_lowercase()),
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
                 c,
             )
         })
-        .filter(|(d, c)| *d > 0 && *d <= (c.len() / 3).max(2))
+        // Distance 0 after lowering: the same name in another case, still worth saying.
+        .filter(|(d, c)| *c != word && *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
