@@ -137,6 +137,7 @@ fn world(fixture: &Fixture) -> World {
             nodes,
             pods,
             pdbs: Vec::new(),
+            unreadable: Default::default(),
         },
         groups,
         pools: NodePools::new(pools).unwrap_or_default(),

@@ -1,7 +1,10 @@
 //! The alerting rules in `deploy/prometheus/`: promtool accepts them, their promtool unit tests
 //! pass, every alert has a unit test that fires it and one that keeps it quiet, and the
-//! PrometheusRule carries exactly the groups of the plain rules file.
+//! PrometheusRule carries exactly the groups of the plain rules file, and every expression reads
+//! only metrics a component registers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod registered_metrics;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -117,5 +120,43 @@ fn the_prometheus_rule_carries_the_groups_of_the_rules_file() {
         plain["groups"] == operator["spec"]["groups"],
         "deploy/prometheus/prometheusrule.yaml (PrometheusRule tidal): spec.groups differs from \
          the groups of deploy/prometheus/rules.yaml; copy them over"
+    );
+}
+
+#[test]
+fn every_alert_reads_only_metrics_a_component_registers() {
+    let path = prometheus_dir().join("rules.yaml");
+    let rules = read_yaml(&path);
+    let registered = registered_metrics::registered_names();
+    let mut problems = Vec::new();
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let alert = rule["alert"].as_str().unwrap_or("(recording rule)");
+            let expr = rule["expr"].as_str().unwrap();
+            let parsed = match promql_parser::parser::parse(expr) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    problems.push(format!("{alert}: {expr:?} does not parse: {e}"));
+                    continue;
+                }
+            };
+            let mut names = BTreeSet::new();
+            registered_metrics::metric_names(&parsed, &mut names);
+            assert!(!names.is_empty(), "{alert}: reads no metric");
+            for name in names {
+                let external = registered_metrics::EXTERNAL_EXPORTERS
+                    .iter()
+                    .any(|(p, _)| name.starts_with(p));
+                if !registered.contains(&name) && !external {
+                    problems.push(format!("{alert}: {name} is registered by no component"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}:\n{}",
+        path.display(),
+        problems.join("\n")
     );
 }

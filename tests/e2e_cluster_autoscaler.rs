@@ -212,6 +212,7 @@ async fn a_pending_pod_scales_up_its_pools_group_with_status_event_and_metrics()
     assert_eq!(metric_sum(&text, SCALE_UPS), Some(1.0), "{text}");
     assert_eq!(desired_capacity(&aws).await, 1);
     ca.process.assert_running();
+    common::assert_requests_granted(&api, tidal_cluster_autoscaler::access::API_ACCESS);
 }
 
 #[tokio::test]

@@ -309,6 +309,7 @@ async fn an_hpa_external_json_path_metric_is_collected_and_served_to_the_front_p
         "{COLLECTIONS}{{{labels}}} is {collections:?}: {text}"
     );
     adapter.process.assert_running();
+    common::assert_requests_granted(&api, tidal_metrics_adapter::access::API_ACCESS);
 }
 
 #[tokio::test]

@@ -113,3 +113,25 @@ pub async fn metrics(admin_port: u16) -> Option<String> {
     let client = reqwest::Client::builder().no_proxy().build().ok()?;
     client.get(url).send().await.ok()?.text().await.ok()
 }
+
+/// Fails, naming the request, when `api` received a request that `access` (a component's list
+/// in `crates/<component>/src/access.rs`, which its RBAC grants) does not cover.
+pub fn assert_requests_granted(
+    api: &tidal_test_support::KubeApi,
+    access: &[tidal_runtime::access::ApiAccess],
+) {
+    let requests = api.requests();
+    assert!(!requests.is_empty(), "no request reached the API");
+    let refused: Vec<&String> = requests
+        .iter()
+        .filter(|r| {
+            tidal_test_support::request_access(r).is_some_and(|(group, resource, verb)| {
+                !tidal_runtime::access::granted(access, &group, &resource, &verb)
+            })
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "requests its RBAC would refuse (add them to the component's access.rs and rbac.yaml): {refused:?}"
+    );
+}

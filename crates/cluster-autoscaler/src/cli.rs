@@ -26,7 +26,7 @@ use crate::autoscaler::Autoscaler;
 use crate::aws::AwsCloudProvider;
 use crate::config::AutoscalerConfig;
 use crate::controller::{Controller, DryRun};
-use crate::kube::{KubeCluster, STATUS_CONFIGMAP, StatusLocation};
+use crate::kube::{KubeCluster, STATUS_CONFIGMAP, StatusLocation, WatchHealth, liveness};
 use crate::metrics::Metrics;
 use crate::node_pool::NodePools;
 use crate::ports::{CloudProvider, WatchedCluster};
@@ -204,16 +204,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let election = args.election()?;
     info!(pools = autoscaler.pools().pools().len(), cluster = %args.cluster_name, dry_run = args.dry_run, "starting");
 
-    let client = tidal_runtime::kube_client().await?;
+    // One clock for the loop and the adapter that stamps its snapshots.
+    let clock = Clock::system();
+    let health = Arc::new(WatchHealth::default());
+    let kube_config = kube::Config::infer().await.context(
+        "finding the Kubernetes configuration (in-cluster, KUBECONFIG or ~/.kube/config)",
+    )?;
+    let client = liveness::client(kube_config, health.clone(), clock.clone())
+        .context("building the Kubernetes client")?;
     let sdk = args.aws.sdk_config().await;
     let cloud = AwsCloudProvider::new(&sdk, args.cluster_name.clone());
     let status = StatusLocation {
         namespace: args.leader_election_namespace.clone(),
         name: STATUS_CONFIGMAP.to_owned(),
     };
-    // One clock for the loop and the adapter that stamps its snapshots.
-    let clock = Clock::system();
-    let cluster = KubeCluster::start(client.clone(), status, args.pod_name.clone(), clock.clone());
+    let cluster = KubeCluster::start(
+        client.clone(),
+        health,
+        status,
+        args.pod_name.clone(),
+        clock.clone(),
+    );
 
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
@@ -276,6 +287,7 @@ async fn drive<P: CloudProvider, C: WatchedCluster>(
     Controller::new(autoscaler, cloud, cluster, metrics, leader)
         .with_readiness(readiness)
         .with_clock(clock)
+        .with_loop_deadline()
         .run(shutdown_signal())
         .await?;
     Ok(())

@@ -1,14 +1,14 @@
 //! Node groups as the planners see them: the cloud's ASGs joined with their pool, the pool's
 //! per-zone bounds, the registered nodes and the backoff state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tidal_core::Timestamp;
 use tidal_core::scheduling::NodeSpec;
 
 use crate::node_pool::NodePools;
-use crate::ports::{ClusterNode, InstanceState, NodeGroup, NodeGroupId};
+use crate::ports::{CloudInstance, ClusterNode, InstanceState, NodeGroup, NodeGroupId};
 
 /// One node group, ready for planning.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +48,7 @@ pub struct LiveInstance {
     pub id: String,
     /// Launch time, if known.
     pub launched_at: Option<Timestamp>,
-    /// A node with this instance id is in the cluster.
+    /// A node with this instance id is in the cluster (possibly one that could not be read).
     pub registered: bool,
 }
 
@@ -77,11 +77,12 @@ pub fn nodes_by_instance(nodes: &[Arc<ClusterNode>]) -> HashMap<&str, &ClusterNo
 /// left out (they are not ours to scale); of two ASGs claiming one pool/zone, the first by ASG
 /// name wins. Bounds: the pool's min/max split over its zones (configured zones, else the zones
 /// it has groups in), intersected with the ASG's own bounds. `extra` gives each kept group's
-/// template node and backoff.
+/// template node and backoff. An instance whose node could not be read (`unreadable`) counts
+/// as registered (not Ready): it is a node, only not one the autoscaler can see.
 pub fn group_views<F>(
     pools: &NodePools,
     groups: &[NodeGroup],
-    nodes: &HashMap<&str, &ClusterNode>,
+    (nodes, unreadable): (&HashMap<&str, &ClusterNode>, &BTreeSet<String>),
     mut extra: F,
 ) -> Vec<GroupView>
 where
@@ -102,11 +103,12 @@ where
         let (pool_min, pool_max) = pool.zone_bounds(index, zones.len().max(1));
         let max_size = pool_max.min(g.max_size);
         let min_size = pool_min.max(g.min_size).min(max_size);
-        let live = live_instances(g, nodes);
+        let live = live_instances(g, nodes, unreadable);
         let registered: Vec<&ClusterNode> = live
             .iter()
             .filter_map(|i| nodes.get(i.id.as_str()).copied())
             .collect();
+        let unreadable_nodes = live.iter().filter(|i| unreadable.contains(&i.id)).count();
         let (template, backed_off_until) = extra(g);
         views.push(GroupView {
             id: id.clone(),
@@ -117,7 +119,7 @@ where
             asg_min_size: g.min_size,
             desired: g.desired,
             instances: count(live.len()),
-            registered: count(registered.len()),
+            registered: count(registered.len() + unreadable_nodes),
             ready: count(registered.iter().filter(|n| n.ready).count()),
             template,
             backed_off_until,
@@ -168,15 +170,24 @@ fn pool_zones<'a>(
     zones_of
 }
 
-/// The group's instances that are not terminating, and whether each has registered a node.
-fn live_instances(g: &NodeGroup, nodes: &HashMap<&str, &ClusterNode>) -> Vec<LiveInstance> {
+/// The group's instances that exist and are not on their way out.
+pub(crate) fn live(g: &NodeGroup) -> impl Iterator<Item = &CloudInstance> {
     g.instances
         .iter()
         .filter(|i| i.state != InstanceState::Terminating)
+}
+
+/// The group's instances that are not terminating, and whether each has registered a node.
+fn live_instances(
+    g: &NodeGroup,
+    nodes: &HashMap<&str, &ClusterNode>,
+    unreadable: &BTreeSet<String>,
+) -> Vec<LiveInstance> {
+    live(g)
         .map(|i| LiveInstance {
             id: i.id.clone(),
             launched_at: i.launched_at,
-            registered: nodes.contains_key(i.id.as_str()),
+            registered: nodes.contains_key(i.id.as_str()) || unreadable.contains(&i.id),
         })
         .collect()
 }

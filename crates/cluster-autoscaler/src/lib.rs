@@ -25,6 +25,7 @@
 //! | `cli` | `tidal cluster-autoscaler`: flags, wiring, run (feature `cli`) |
 //! | `testing` | in-memory fake ports for tests and benches (feature `testing`) |
 
+pub mod access;
 mod act;
 pub mod autoscaler;
 pub mod config;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tidal_core::Timestamp;
 
-use crate::ports::NodeGroupId;
+use crate::ports::{NodeGroupId, Unreadable};
 use crate::status::StatusReport;
 
 /// A pod named by namespace and name.
@@ -221,6 +221,8 @@ pub enum Operation {
     Snapshot,
     /// [`crate::ports::ClusterActions::evict_pod`].
     EvictPod,
+    /// [`crate::ports::ClusterActions::pods_on_node`].
+    PodsOnNode,
     /// [`crate::ports::ClusterActions::mark_for_deletion`].
     MarkForDeletion,
     /// [`crate::ports::ClusterActions::unmark_for_deletion`].
@@ -238,7 +240,8 @@ impl Operation {
             Operation::NodeGroups
             | Operation::InstanceTypes
             | Operation::ScaleUpFailures
-            | Operation::Snapshot => Effect::Reads,
+            | Operation::Snapshot
+            | Operation::PodsOnNode => Effect::Reads,
             Operation::SetDesiredCapacity | Operation::TerminateInstance => Effect::WritesCloud,
             Operation::EvictPod
             | Operation::MarkForDeletion
@@ -258,6 +261,7 @@ impl Operation {
             Operation::TerminateInstance => "terminate_instance",
             Operation::Snapshot => "snapshot",
             Operation::EvictPod => "evict_pod",
+            Operation::PodsOnNode => "pods_on_node",
             Operation::MarkForDeletion => "mark_for_deletion",
             Operation::UnmarkForDeletion => "unmark_for_deletion",
             Operation::WriteStatus => "write_status",
@@ -323,6 +327,9 @@ pub struct LoopOutcome {
     pub port_errors: Vec<PortError>,
     /// Pools without a template node (unknown instance types, unusable instance data).
     pub template_problems: Vec<String>,
+    /// What the cluster source could not read, as far as it touches nodes: those nodes were
+    /// not removed and those instances counted as registered.
+    pub unreadable: Unreadable,
     /// The status report written this loop.
     pub status: StatusReport,
 }

@@ -10,7 +10,7 @@
 //! - The error enums carry a stable [`CloudError::label`]/[`ClusterError::label`] for metrics.
 //! - [`StatusReport`] lives in `status.rs` and is re-exported here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -153,6 +153,9 @@ pub enum CloudError {
     /// An instance type name the cloud does not know.
     #[error("unknown instance type {0}")]
     UnknownInstanceType(String),
+    /// A write refused because this replica no longer holds the leader lease.
+    #[error("not the leader: the write was not made")]
+    NotLeader,
     /// The cloud answered with data that cannot be used (missing fields, inconsistent tags…).
     #[error("invalid cloud data: {0}")]
     Invalid(String),
@@ -166,6 +169,7 @@ impl CloudError {
             CloudError::UnknownGroup(_) => "unknown_group",
             CloudError::UnknownInstanceType(_) => "unknown_instance_type",
             CloudError::Invalid(_) => "invalid",
+            CloudError::NotLeader => "not_leader",
         }
     }
 }
@@ -204,6 +208,41 @@ pub struct ClusterSnapshot {
     pub pods: Vec<Arc<ClusterPod>>,
     /// All PodDisruptionBudgets.
     pub pdbs: Vec<Arc<DisruptionBudget>>,
+    /// What the source could not read and left out, as far as it touches nodes.
+    pub unreadable: Unreadable,
+}
+
+/// Objects the source could not read (and so left out of the snapshot), as far as they touch
+/// nodes. Left out, they would make a node look emptier or an instance look unregistered; the
+/// autoscaler keeps away from both instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    /// Nodes with a bound pod that could not be read: never scale-down candidates, never
+    /// terminated as drained (the pod would be killed without eviction).
+    pub nodes_with_pods: BTreeSet<String>,
+    /// Instance ids (from `spec.providerID`) of nodes that could not be read: they count as
+    /// registered, so the provision timeout never terminates them.
+    pub node_instances: BTreeSet<String>,
+}
+
+impl Unreadable {
+    /// Nothing touching a node was left out.
+    pub fn is_empty(&self) -> bool {
+        self.nodes_with_pods.is_empty() && self.node_instances.is_empty()
+    }
+
+    /// One line per node or instance kept, saying why (for the status report and logs).
+    pub fn describe(&self) -> Vec<String> {
+        let nodes = self
+            .nodes_with_pods
+            .iter()
+            .map(|n| format!("node {n}: not removed, a pod bound to it could not be read"));
+        let instances = self
+            .node_instances
+            .iter()
+            .map(|i| format!("instance {i}: counted as registered, its node could not be read"));
+        nodes.chain(instances).collect()
+    }
 }
 
 /// A node as the autoscaler sees it.
@@ -333,6 +372,17 @@ pub enum ClusterError {
         /// `namespace/name` or `name`.
         name: String,
     },
+    /// An object the API returned could not be read (a malformed pod in a live read).
+    #[error("{object} cannot be read: {reason}")]
+    Unreadable {
+        /// The object, e.g. `pod default/web-1`.
+        object: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A write refused because this replica no longer holds the leader lease.
+    #[error("not the leader: the write was not made")]
+    NotLeader,
     /// The Eviction API refused because a PodDisruptionBudget does not allow it right now (HTTP 429).
     #[error("eviction of {namespace}/{name} blocked by a disruption budget")]
     EvictionBlocked {
@@ -350,6 +400,8 @@ impl ClusterError {
             ClusterError::Api { .. } => "api",
             ClusterError::NotReady(_) => "not_ready",
             ClusterError::NotFound { .. } => "not_found",
+            ClusterError::Unreadable { .. } => "unreadable",
+            ClusterError::NotLeader => "not_leader",
             ClusterError::EvictionBlocked { .. } => "eviction_blocked",
         }
     }
@@ -373,6 +425,16 @@ pub struct SkippedObjects {
     pub pdbs: usize,
 }
 
+/// A watch of the cluster source that has been silent for longer than it may be: its store is
+/// stale (the snapshot's age counts from when it was last heard).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleWatch {
+    /// The kind watched, e.g. `pods`.
+    pub kind: &'static str,
+    /// How long it has been silent.
+    pub silent_for: std::time::Duration,
+}
+
 /// What the controller needs from the cluster side beyond the loop's ports: readiness and the
 /// objects the source could not read.
 #[allow(async_fn_in_trait)]
@@ -386,6 +448,10 @@ pub trait WatchedCluster: ClusterSource + ClusterActions {
     /// Objects the last snapshot skipped.
     fn skipped_objects(&self) -> SkippedObjects {
         SkippedObjects::default()
+    }
+    /// Watches silent for longer than they may be (a source without watches has none).
+    fn stale_watches(&self) -> Vec<StaleWatch> {
+        Vec::new()
     }
 }
 
@@ -467,6 +533,10 @@ pub struct Event {
 pub trait ClusterActions {
     /// Evicts a pod through the Eviction API (the API server enforces PDBs).
     async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError>;
+    /// The pods bound to `node`, read live from the API (not from a cache or a snapshot): the
+    /// recheck right before a node is terminated. A pod that cannot be read is an error (an
+    /// unknown pod may be one that must be evicted), never left out.
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError>;
     /// Taints the node `ToBeDeletedByClusterAutoscaler:NoSchedule` and cordons it.
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError>;
     /// Removes the taint and uncordons the node.
@@ -517,6 +587,10 @@ impl<T: ClusterSource + ?Sized> ClusterSource for &T {
 impl<T: ClusterActions + ?Sized> ClusterActions for &T {
     async fn evict_pod(&self, namespace: &str, name: &str) -> Result<(), ClusterError> {
         (**self).evict_pod(namespace, name).await
+    }
+
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        (**self).pods_on_node(node).await
     }
 
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {

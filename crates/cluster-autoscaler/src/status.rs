@@ -75,6 +75,8 @@ pub struct StatusReport {
     /// Why some groups have no usable template node or are planned without part of their
     /// cloud data (unknown instance types, malformed node-template tags…).
     pub template_problems: Vec<String>,
+    /// Nodes and instances kept because an object touching them could not be read.
+    pub unreadable: Vec<String>,
 }
 
 /// RFC 3339 for a timestamp (the raw milliseconds if out of range).
@@ -129,6 +131,12 @@ impl StatusReport {
             let _ = writeln!(out, "    LastScaleDown: {}", opt_time(g.last_scale_down));
             if let Some(f) = &g.last_failure {
                 let _ = writeln!(out, "    LastFailure:   {f}");
+            }
+        }
+        if !self.unreadable.is_empty() {
+            let _ = writeln!(out, "\nUnreadableObjects:");
+            for u in &self.unreadable {
+                let _ = writeln!(out, "  {u}");
             }
         }
         if !self.template_problems.is_empty() {

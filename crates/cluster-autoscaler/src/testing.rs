@@ -19,6 +19,12 @@ use crate::ports::{
 
 const GIB: i64 = 1 << 30;
 
+/// The first queued change, if any (taken out of the queue).
+fn next_change<T>(changes: &Mutex<Vec<T>>) -> Option<T> {
+    let mut changes = lock(changes);
+    (!changes.is_empty()).then(|| changes.remove(0))
+}
+
 fn injected(operation: &str) -> BoxError {
     format!("injected failure of {operation}").into()
 }
@@ -33,16 +39,20 @@ pub enum CloudCall {
 }
 
 /// An in-memory cloud: groups, instance types, failures to report, calls made.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeCloud {
     /// The groups (mutated by the actions).
     pub groups: Mutex<Vec<NodeGroup>>,
+    /// Changes of the groups to make right after the next `node_groups` calls (in order, one each).
+    pub after_read: Mutex<Vec<CloudChange>>,
     /// Instance types the cloud knows.
     pub types: Vec<InstanceType>,
     /// Failures `scale_up_failures` reports (those at or after `since`).
     pub failures: Mutex<Vec<ScaleUpFailure>>,
     /// Port methods that fail (by name, e.g. `set_desired_capacity`).
     pub failing: Mutex<BTreeSet<&'static str>>,
+    /// Port methods that answer this many more calls, then fail (as if in `failing`).
+    pub failing_after: Mutex<BTreeMap<&'static str, usize>>,
     /// Port methods that never answer (a hung API call).
     pub stalled: Mutex<BTreeSet<&'static str>>,
     /// Acting calls received, in order.
@@ -63,6 +73,17 @@ impl FakeCloud {
     /// Makes `operation` fail from now on.
     pub fn fail(&self, operation: &'static str) {
         lock(&self.failing).insert(operation);
+    }
+
+    /// Changes the groups right after the next `node_groups` read: the cloud moves on (an ASG
+    /// launches, an operator resizes) while the loop works from what it read.
+    pub fn after_next_read(&self, change: impl FnOnce(&mut Vec<NodeGroup>) + Send + 'static) {
+        lock(&self.after_read).push(Box::new(change));
+    }
+
+    /// Lets `operation` succeed `successes` more times, then makes it fail.
+    pub fn fail_after(&self, operation: &'static str, successes: usize) {
+        lock(&self.failing_after).insert(operation, successes);
     }
 
     /// Makes `operation` hang from now on.
@@ -128,6 +149,14 @@ impl FakeCloud {
         if stalled {
             std::future::pending::<()>().await;
         }
+        if let Some(left) = lock(&self.failing_after).get_mut(operation) {
+            match left.checked_sub(1) {
+                Some(l) => *left = l,
+                None => {
+                    lock(&self.failing).insert(operation);
+                }
+            }
+        }
         if lock(&self.failing).contains(operation) {
             return Err(CloudError::Api {
                 operation: operation.to_owned(),
@@ -141,7 +170,12 @@ impl FakeCloud {
 impl CloudProvider for FakeCloud {
     async fn node_groups(&self) -> Result<Vec<NodeGroup>, CloudError> {
         self.check("node_groups").await?;
-        Ok(lock(&self.groups).clone())
+        let mut groups = lock(&self.groups);
+        let observed = groups.clone();
+        if let Some(change) = next_change(&self.after_read) {
+            change(&mut groups);
+        }
+        Ok(observed)
     }
 
     async fn instance_types(&self, names: &[String]) -> Result<Vec<InstanceType>, CloudError> {
@@ -220,11 +254,37 @@ pub enum ClusterCall {
     Unmark(String),
 }
 
+impl std::fmt::Debug for FakeCloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeCloud")
+            .field("groups", &self.groups)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for FakeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeCluster")
+            .field("snapshot", &self.snapshot)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change of the fake cluster, run right after a read (a race between observe and act).
+pub type WorldChange = Box<dyn FnOnce(&mut ClusterSnapshot) + Send>;
+
+/// A change of the fake cloud's groups, run right after a read (a race between observe and act).
+pub type CloudChange = Box<dyn FnOnce(&mut Vec<NodeGroup>) + Send>;
+
 /// An in-memory cluster: a snapshot, pods whose eviction a budget refuses, calls made.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeCluster {
-    /// What `snapshot` returns.
+    /// What `snapshot` returns, and what `pods_on_node` reads live.
     pub snapshot: Mutex<ClusterSnapshot>,
+    /// Changes of the world to make right after the next `snapshot` calls (in order, one each).
+    pub after_snapshot: Mutex<Vec<WorldChange>>,
     /// Pods (`namespace/name`) whose eviction is refused with `EvictionBlocked`.
     pub blocked_evictions: Mutex<BTreeSet<String>>,
     /// Port methods that fail (by name).
@@ -261,6 +321,17 @@ impl FakeCluster {
         lock(&self.failing).insert(operation);
     }
 
+    /// Makes `operation` succeed again.
+    pub fn heal(&self, operation: &'static str) {
+        lock(&self.failing).remove(operation);
+    }
+
+    /// Changes the world right after the next snapshot is taken: what the loop observed at
+    /// its start is then out of date when it acts (live reads see the change).
+    pub fn after_next_snapshot(&self, change: impl FnOnce(&mut ClusterSnapshot) + Send + 'static) {
+        lock(&self.after_snapshot).push(Box::new(change));
+    }
+
     /// The actions so far.
     pub fn calls(&self) -> Vec<ClusterCall> {
         lock(&self.calls).clone()
@@ -285,7 +356,11 @@ impl FakeCluster {
 impl ClusterSource for FakeCluster {
     fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
         self.check("snapshot")?;
-        Ok(lock(&self.snapshot).clone())
+        let observed = lock(&self.snapshot).clone();
+        if let Some(change) = next_change(&self.after_snapshot) {
+            change(&mut lock(&self.snapshot));
+        }
+        Ok(observed)
     }
 }
 
@@ -300,6 +375,16 @@ impl ClusterActions for FakeCluster {
         }
         lock(&self.calls).push(ClusterCall::Evict(namespace.to_owned(), name.to_owned()));
         Ok(())
+    }
+
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        self.check("pods_on_node")?;
+        Ok(lock(&self.snapshot)
+            .pods
+            .iter()
+            .filter(|p| p.node_name.as_deref() == Some(node))
+            .map(|p| p.as_ref().clone())
+            .collect())
     }
 
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {

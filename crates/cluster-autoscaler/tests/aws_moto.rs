@@ -309,3 +309,41 @@ async fn scaling_activities_are_read_for_discovered_groups() {
         .unwrap();
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+#[tokio::test]
+async fn a_call_to_an_endpoint_that_never_answers_times_out_instead_of_hanging() {
+    // Accepts connections on loopback and never answers a byte (a half-open connection).
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_autoscaling::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let config = tidal_cluster_autoscaler::aws::with_timeouts(
+        &base,
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_millis(500),
+    );
+    let cloud = AwsCloudProvider::from_clients(
+        aws_sdk_autoscaling::Client::new(&config),
+        aws_sdk_ec2::Client::new(&config),
+        CLUSTER,
+    );
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), cloud.node_groups())
+        .await
+        .expect("the call hung: no operation or attempt timeout");
+    assert!(matches!(answer, Err(CloudError::Api { .. })), "{answer:?}");
+    silent.abort();
+}

@@ -11,6 +11,7 @@ pub mod time;
 
 pub use time::Timestamp;
 pub mod backoff;
+pub mod balance;
 pub mod control_plane;
 pub mod expander;
 pub mod instance;

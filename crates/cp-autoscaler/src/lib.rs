@@ -6,6 +6,7 @@
 //! on EKS by moving between provisioned tiers ([`eks`]), on self-managed clusters by rolling
 //! the control-plane Auto Scaling Group to the next instance type ([`self_managed`]).
 
+pub mod access;
 pub mod autoscaler;
 pub mod aws_error;
 pub mod cli;

@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use tidal_core::sync;
 
 use tidal_core::Timestamp;
 use tidal_core::control_plane::Signals;
@@ -14,7 +15,7 @@ use crate::ports::{
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    sync::lock(m)
 }
 
 /// Node health: every instance is healthy until [`FakeHealth::freeze`]; after that only the

@@ -10,7 +10,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
+use tidal_core::sync;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -175,19 +176,11 @@ impl RequestHeaderAuth {
     /// Allows `names` from now on (the ConfigMap's list changed).
     pub fn set_allowed_names(&self, names: impl IntoIterator<Item = String>) {
         let names = Arc::new(names.into_iter().collect());
-        *self
-            .allowed_names
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = names;
+        *sync::write(&self.allowed_names) = names;
     }
 
     fn allowed_names(&self) -> Arc<HashSet<String>> {
-        Arc::clone(
-            &self
-                .allowed_names
-                .read()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+        Arc::clone(&sync::read(&self.allowed_names))
     }
 
     /// Checks the connection's client certificate: present (signed by the CA, which rustls

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::config::limits::Clamped;
 use crate::config::{HpaKey, MetricConfigError};
+use crate::redact::redacted;
 
 /// Reason of the Event for metrics whose config is wrong.
 pub const REASON_CONFIG: &str = "InvalidMetricConfig";
@@ -70,7 +71,7 @@ pub fn config_warning(
         hpa: hpa.clone(),
         uid,
         reason: REASON_CONFIG,
-        note: truncate_note(note),
+        note: event_note(note),
     })
 }
 
@@ -88,7 +89,7 @@ pub fn adjusted_warning(
         hpa: hpa.clone(),
         uid,
         reason: REASON_ADJUSTED,
-        note: truncate_note(format!(
+        note: event_note(format!(
             "{} value(s) out of bounds were clamped; collection uses the bound: {}",
             adjusted.len(),
             details.join("; ")
@@ -96,8 +97,10 @@ pub fn adjusted_warning(
     })
 }
 
-/// Shortens `note` to the 1 kB the Events API accepts, on a character boundary.
-pub fn truncate_note(mut note: String) -> String {
+/// `note` as an Event shows it: URL credentials redacted (the HPA's author reads its Events),
+/// then shortened to the 1 kB the Events API accepts, on a character boundary.
+pub fn event_note(note: String) -> String {
+    let mut note = redacted(note);
     if note.len() > MAX_NOTE_BYTES {
         let mut end = MAX_NOTE_BYTES - 3;
         while !note.is_char_boundary(end) {
@@ -306,5 +309,13 @@ mod tests {
         let many = config_warning(&hpa("a"), None, &[error(0), error(1), error(2)]).unwrap();
         assert!(many.note.len() <= MAX_NOTE_BYTES);
         assert!(many.note.ends_with("..."));
+    }
+
+    #[test]
+    fn event_notes_never_show_url_credentials() {
+        let note = event_note("GET https://user:secret@metrics.shop/m: HTTP status 500".into());
+        assert_eq!(note, "GET https://***@metrics.shop/m: HTTP status 500");
+        let long = event_note(format!("{} http://u:p@h/x", "a".repeat(2000)));
+        assert!(!long.contains("u:p"), "{long}");
     }
 }

@@ -15,6 +15,7 @@
 //! [`app`] is the `tidal metrics-adapter` subcommand; [`metrics`] its Prometheus metrics.
 
 // Serving.
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod authorization;

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tidal_core::sync;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -167,10 +168,7 @@ impl Metrics {
             reason,
         };
         self.collection_errors.get_or_create(&labels).inc();
-        self.error_label_sets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(labels);
+        sync::lock(&self.error_label_sets).insert(labels);
     }
 
     /// Drops every collection series of HPA `namespace/hpa` of collector type `collector` (the HPA
@@ -181,10 +179,7 @@ impl Metrics {
             namespace: namespace.to_string(),
             hpa: hpa.to_string(),
         });
-        let mut sets = self
-            .error_label_sets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut sets = sync::lock(&self.error_label_sets);
         sets.retain(|l| {
             let matches = l.collector == collector && l.namespace == namespace && l.hpa == hpa;
             if matches {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
+use tidal_core::sync;
 
 use futures::{StreamExt, pin_mut};
 use k8s_openapi::api::core::v1::Pod;
@@ -33,7 +34,7 @@ impl PodIndex {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Namespaces> {
         // Each update is one insert or remove, so a poisoned lock holds consistent data.
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        sync::write(&self.inner)
     }
 
     /// Adds or replaces a pod.
@@ -79,7 +80,7 @@ impl PodIndex {
 
     /// Pods of `namespace` matching `selector`, ordered by name.
     pub fn select(&self, namespace: &str, selector: &Selector) -> Vec<PodSummary> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let inner = sync::read(&self.inner);
         inner
             .get(namespace)
             .map(|pods| {
@@ -94,7 +95,7 @@ impl PodIndex {
     /// Number of pods indexed.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let inner = sync::read(&self.inner);
         inner.values().map(BTreeMap::len).sum()
     }
 }

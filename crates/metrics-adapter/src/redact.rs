@@ -46,6 +46,20 @@ fn ends_authority(c: char) -> bool {
     matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
 }
 
+/// `value` as a person sees it in a log line, an Event or a status: its text with the userinfo
+/// of every URL redacted.
+pub fn shown(value: &impl std::fmt::Display) -> String {
+    redacted(value.to_string())
+}
+
+/// `text` with the userinfo of every URL redacted, reusing its allocation when there is none.
+pub fn redacted(text: String) -> String {
+    match redact_userinfo(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(redacted) => redacted,
+    }
+}
+
 /// Every string in `value` (keys included) passed through [`redact_userinfo`].
 pub fn redact_json(value: &mut serde_json::Value) {
     use serde_json::Value;
@@ -110,6 +124,13 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn shown_redacts_what_a_display_writes() {
+        let error = std::io::Error::other("GET http://u:p@h/m: refused");
+        assert_eq!(shown(&error), "GET http://***@h/m: refused");
+        assert_eq!(shown(&"plain"), "plain");
     }
 
     #[test]

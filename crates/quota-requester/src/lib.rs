@@ -10,6 +10,7 @@
 //! [`requester`] is the run (observe → decide → act → report) over [`ports`]; [`aws`] holds the
 //! adapters; [`cli`] wires them.
 
+pub mod access;
 pub mod aws;
 pub mod cli;
 pub mod pools;

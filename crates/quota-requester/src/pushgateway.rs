@@ -7,6 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tidal_core::Timestamp;
+use tidal_core::quota::RequestStatus;
 
 use crate::report::{Action, Report};
 
@@ -49,6 +50,7 @@ pub fn encode_report(report: &Report, now: Timestamp) -> Result<String, std::fmt
     let need = Family::<QuotaLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let value = Family::<QuotaLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let action = Family::<ActionLabels, Gauge>::default();
+    let refused = Family::<QuotaLabels, Gauge>::default();
     let errors = Gauge::<i64>::default();
     let last_run = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
     registry.register(
@@ -61,6 +63,11 @@ pub fn encode_report(report: &Report, now: Timestamp) -> Result<String, std::fmt
         "action",
         "What the last run did per quota (1 = this action)",
         action.clone(),
+    );
+    registry.register(
+        "request_refused",
+        "1 when the quota's latest increase request was refused or closed without a grant",
+        refused.clone(),
     );
     registry.register("errors", "Quotas the last run failed on", errors.clone());
     registry.register(
@@ -77,6 +84,11 @@ pub fn encode_report(report: &Report, now: Timestamp) -> Result<String, std::fmt
         if let Some(v) = row.value {
             value.get_or_create(&labels).set(v);
         }
+        let was_refused = row
+            .open_request
+            .as_ref()
+            .is_some_and(|r| RequestStatus::parse(&r.status).is_refused());
+        refused.get_or_create(&labels).set(i64::from(was_refused));
         for a in Action::ALL {
             let labels = ActionLabels {
                 region: row.region.clone(),
@@ -127,4 +139,60 @@ fn group_url(base: &str, job: &str, region: &str) -> Result<reqwest::Url, PushEr
         .pop_if_empty()
         .extend(["metrics", "job", job, "region", region]);
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ports::ValueSource;
+    use crate::report::{QuotaRow, RequestRef};
+
+    fn row(code: &str, open_request: Option<&str>) -> QuotaRow {
+        QuotaRow {
+            region: "eu-west-1".into(),
+            quota_code: code.into(),
+            quota_name: "Running On-Demand Standard instances".into(),
+            value: Some(640.0),
+            value_source: Some(ValueSource::Applied),
+            pools_vcpus: 800,
+            need: 960,
+            open_request: open_request.map(|status| RequestRef {
+                id: "r-1".into(),
+                status: status.into(),
+                desired: 960.0,
+            }),
+            action: Action::Wait,
+            requested: None,
+            reason: "a request is open or was answered recently".into(),
+        }
+    }
+
+    #[test]
+    fn a_refused_request_is_a_metric_an_alert_can_use() {
+        let report = Report {
+            region: "eu-west-1".into(),
+            dry_run: false,
+            quotas: vec![
+                row("L-DENIED", Some("DENIED")),
+                row("L-CLOSED", Some("CASE_CLOSED")),
+                row("L-PENDING", Some("PENDING")),
+                row("L-NONE", None),
+            ],
+            uncovered: vec![],
+            other_regions: vec![],
+        };
+        let text = encode_report(&report, Timestamp::from_secs(1_800_000_000)).unwrap();
+        for (code, want) in [
+            ("L-DENIED", 1),
+            ("L-CLOSED", 1),
+            ("L-PENDING", 0),
+            ("L-NONE", 0),
+        ] {
+            let line = format!(
+                "tidal_quota_requester_request_refused{{region=\"eu-west-1\",quota=\"{code}\"}} {want}"
+            );
+            assert!(text.contains(&line), "missing {line:?} in\n{text}");
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! [`Readiness`], so the simulator runs controllers without linking kube-rs, the AWS SDK or
 //! axum.
 
+pub mod access;
 #[cfg(feature = "admin")]
 pub mod admin;
 #[cfg(feature = "aws")]

@@ -27,7 +27,7 @@ mod tools;
 pub use eks::EksStandIn;
 pub use error::HarnessError;
 pub use exporter::TestExporter;
-pub use kube_api::{AccessRule, KubeApi, KubeApiError};
+pub use kube_api::{AccessRule, KubeApi, KubeApiError, request_access};
 pub use moto::MotoServer;
 pub use port::free_port;
 pub use prometheus::{PromSample, Prometheus};

@@ -3,7 +3,8 @@
 //! serves the metrics. Binds 127.0.0.1 on an ephemeral port; stops when dropped.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+use tidal_core::sync;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -64,10 +65,7 @@ impl Pushgateway {
 
     /// Every push so far, oldest first.
     pub fn pushes(&self) -> Vec<Push> {
-        self.pushes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        sync::lock(&self.pushes).clone()
     }
 }
 
@@ -88,15 +86,12 @@ async fn record(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    pushes
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Push {
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            content_type,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
+    sync::lock(&pushes).push(Push {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        content_type,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
     // The Pushgateway answers 200 to PUT and POST.
     StatusCode::OK
 }

@@ -8,6 +8,7 @@
 //! Adapters: [`kube`] (reflector, pod watcher, target resolution, writer) and [`usage`]
 //! (Prometheus, metrics.k8s.io); `--dry-run` is [`dry_run::DryRun`] around the writer.
 
+pub mod access;
 pub mod checkpoints;
 pub mod cli;
 pub mod crd;

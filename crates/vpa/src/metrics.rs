@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tidal_core::sync;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -174,7 +175,7 @@ impl Metrics {
     /// Sets the recommendation gauges to exactly `values`: series of values no longer
     /// recommended (a VPA or container gone) are removed.
     pub fn set_recommendations(&self, values: Vec<(RecommendationLabels, f64)>) {
-        let mut recommended = self.recommended.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recommended = sync::lock(&self.recommended);
         let now: HashSet<RecommendationLabels> = values.iter().map(|(l, _)| l.clone()).collect();
         for gone in recommended.difference(&now) {
             self.recommendation.remove(gone);

@@ -237,7 +237,8 @@ impl Autoscaler {
         );
     }
 
-    /// Nodes that may be removed: registered in a managed group, schedulable, not draining.
+    /// Nodes that may be removed: registered in a managed group, schedulable, not draining, and
+    /// without a pod the cluster source could not read (it would be killed, not evicted).
     /// Unready nodes are candidates with the unready time instead of the pool's unneeded time.
     fn candidates(&self, snapshot: &ClusterSnapshot, groups: &[GroupView]) -> Vec<NodeCandidate> {
         let mut by_instance: HashMap<&str, &GroupView> = HashMap::new();
@@ -250,6 +251,7 @@ impl Autoscaler {
             .nodes
             .iter()
             .filter(|n| !n.unschedulable && !self.state.drains.contains_key(&n.name))
+            .filter(|n| !snapshot.unreadable.nodes_with_pods.contains(&n.name))
             .filter_map(|n| {
                 let instance_id = n.instance_id.as_deref()?;
                 let group = by_instance.get(instance_id)?;

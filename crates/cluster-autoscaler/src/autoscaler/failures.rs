@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use tidal_core::Timestamp;
+use tracing::warn;
 
 use super::Autoscaler;
 use crate::act::cloud_error;
-use crate::groups::GroupView;
+use crate::groups::{GroupView, live};
 use crate::outcome::{FailureDetected, FailureKind, Operation, PortError};
 use crate::ports::{CloudProvider, NodeGroupId, ScaleUpFailure};
 
@@ -89,15 +90,36 @@ impl Autoscaler {
         found
     }
 
-    /// Sets desired back to the instances that exist (never below the ASG minimum).
+    /// Lowers desired by the requests the ASG has not launched, as it is right now (never below
+    /// the ASG minimum). The ASG is read again just before the write: an instance launched since
+    /// the loop started must not be the one AWS removes to meet a lower desired capacity. If
+    /// that read fails nothing is lowered (the failure is recorded; the next loop tries again).
     async fn cancel<P: CloudProvider>(
         &mut self,
         cloud: &P,
         group: &mut GroupView,
         errors: &mut Vec<PortError>,
     ) -> Option<u32> {
-        let target = group.instances.max(group.asg_min_size);
-        if group.desired <= target {
+        if group.desired <= group.instances.max(group.asg_min_size) {
+            return None;
+        }
+        let current = match cloud.node_groups().await {
+            Ok(groups) => groups.into_iter().find(|g| g.id == group.id)?,
+            Err(e) => {
+                warn!(group = %group.id, error = %e, "not cancelling the scale-up: the group could not be read again");
+                errors.push(cloud_error(
+                    Operation::NodeGroups,
+                    &group.id.to_string(),
+                    &e,
+                ));
+                return None;
+            }
+        };
+        let launched = u32::try_from(live(&current).count()).unwrap_or(u32::MAX);
+        group.desired = current.desired;
+        group.instances = launched;
+        let target = launched.max(current.min_size);
+        if current.desired <= target {
             return None;
         }
         match cloud.set_desired_capacity(&group.id, target).await {

@@ -137,6 +137,7 @@ impl Autoscaler {
         let (scale_ups, scale_downs) = act_on(&mut act, &snapshot, &plan, fresh).await;
         let mut status = self.status_report(&plan, &scale_ups, &snapshot, &errors, fresh, now);
         status.template_problems = problems.clone();
+        status.unreadable = snapshot.unreadable.describe();
         if let Err(e) = cluster.write_status(&status).await {
             errors.push(cluster_error(Operation::WriteStatus, "", &e));
         }
@@ -155,6 +156,7 @@ impl Autoscaler {
             scale_down_skipped: plan.scale_down_skipped.clone(),
             port_errors: errors,
             template_problems: problems,
+            unreadable: snapshot.unreadable,
             status,
         })
     }

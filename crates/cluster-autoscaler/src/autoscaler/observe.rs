@@ -77,7 +77,8 @@ impl Autoscaler {
         let pools = &self.pools;
         let settings = &self.config.template;
         let backoff = &self.state.backoff;
-        group_views(pools, cloud_groups, &nodes, |group| {
+        let unreadable = &snapshot.unreadable.node_instances;
+        group_views(pools, cloud_groups, (&nodes, unreadable), |group| {
             let id = &group.id;
             let template = pools.pool_for_group(id).and_then(|pool| {
                 match templates.template(pool, group, settings, problems) {

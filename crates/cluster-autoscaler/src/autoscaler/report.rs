@@ -138,6 +138,7 @@ impl Autoscaler {
             last_scale_down: self.state.last_scale_down,
             node_groups,
             template_problems: Vec::new(),
+            unreadable: Vec::new(),
         }
     }
 }

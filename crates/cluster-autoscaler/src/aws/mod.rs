@@ -26,10 +26,12 @@ pub use node_template::{LABEL_PREFIX, RESOURCES_PREFIX, TAINT_PREFIX, parse_node
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tidal_core::sync::lock;
 
 use aws_config::SdkConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use tidal_core::Timestamp;
@@ -67,12 +69,32 @@ pub struct AwsCloudProvider {
     launch_times: Mutex<HashMap<String, Timestamp>>,
 }
 
+/// How long one AWS call may take, retries included: a hung call must not hold the loop.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one attempt of an AWS call may take (a half-open connection answers nothing).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to an AWS endpoint may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `config` with operation, attempt and connect timeouts on every call (the SDK sets none by
+/// default except for connecting): `operation` for a call with its retries, `attempt` for each try.
+pub fn with_timeouts(config: &SdkConfig, operation: Duration, attempt: Duration) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .operation_timeout(operation)
+        .operation_attempt_timeout(attempt)
+        .connect_timeout(CONNECT_TIMEOUT.min(attempt))
+        .build();
+    config.to_builder().timeout_config(timeouts).build()
+}
+
 impl AwsCloudProvider {
-    /// A provider for the ASGs of `cluster_name`, with clients built from `config`.
+    /// A provider for the ASGs of `cluster_name`, with clients built from `config` and the
+    /// autoscaler's call timeouts ([`OPERATION_TIMEOUT`], [`ATTEMPT_TIMEOUT`]).
     pub fn new(config: &SdkConfig, cluster_name: impl Into<String>) -> Self {
+        let config = with_timeouts(config, OPERATION_TIMEOUT, ATTEMPT_TIMEOUT);
         Self::from_clients(
-            aws_sdk_autoscaling::Client::new(config),
-            aws_sdk_ec2::Client::new(config),
+            aws_sdk_autoscaling::Client::new(&config),
+            aws_sdk_ec2::Client::new(&config),
             cluster_name,
         )
     }

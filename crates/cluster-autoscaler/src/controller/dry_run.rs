@@ -7,8 +7,9 @@ use tidal_core::instance::InstanceType;
 use tracing::info;
 
 use crate::ports::{
-    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, Event,
-    NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StatusReport, WatchedCluster,
+    CloudError, CloudProvider, ClusterActions, ClusterError, ClusterPod, ClusterSnapshot,
+    ClusterSource, Event, NodeGroup, NodeGroupId, ScaleUpFailure, SkippedObjects, StaleWatch,
+    StatusReport, WatchedCluster,
 };
 
 /// A port whose writes are logged and skipped.
@@ -73,6 +74,10 @@ impl<C: ClusterActions> ClusterActions for DryRun<C> {
         Ok(())
     }
 
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        self.inner.pods_on_node(node).await
+    }
+
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {
         info!(dry_run = true, node, "would taint and cordon node");
         Ok(())
@@ -109,6 +114,10 @@ impl<C: WatchedCluster> WatchedCluster for DryRun<C> {
 
     fn skipped_objects(&self) -> SkippedObjects {
         self.inner().skipped_objects()
+    }
+
+    fn stale_watches(&self) -> Vec<StaleWatch> {
+        self.inner().stale_watches()
     }
 }
 

@@ -8,11 +8,19 @@
 //! holder or was not renewed in time) the loop is dropped where it is, before the lease can
 //! expire for the others, and the autoscaler's memory (drains, timers, backoffs) is forgotten:
 //! another replica may act meanwhile, so a later term starts from what it observes, as after
-//! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.)
+//! a restart. (Upstream's cluster-autoscaler exits the process for the same reason.) Every
+//! write of a loop also asks for leadership right before it goes out (`leader_gate.rs`).
+//!
+//! A loop has a deadline of two scan intervals (after which its snapshot would count as stale):
+//! a loop still running then is stopped, counted (`loop_overruns`) and logged, and nothing it
+//! observed is acted on. Watches silent for longer than they may be are counted
+//! (`stale_watches`) and logged; their stale stores age the snapshot, which stops scale-down.
 
 mod dry_run;
+mod leader_gate;
 
 pub use dry_run::DryRun;
+use leader_gate::LeaderGate;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -22,10 +30,10 @@ use tidal_runtime::{Clock, LeaderHandle, Readiness};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, instrument, warn};
 
-use crate::autoscaler::Autoscaler;
+use crate::autoscaler::{Autoscaler, LoopError};
 use crate::metrics::Metrics;
 use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
-use crate::ports::{CloudProvider, ClusterError, WatchedCluster};
+use crate::ports::{CloudProvider, ClusterActions, ClusterError, Unreadable, WatchedCluster};
 
 /// What one tick did.
 #[derive(Debug)]
@@ -38,6 +46,9 @@ pub enum Tick {
     Failed(String),
     /// Leadership was lost during the loop: it stopped acting where it was.
     LostLeadership,
+    /// The loop was still running at its deadline (two scan intervals) and was stopped: what it
+    /// observed is not acted on.
+    Overran,
 }
 
 /// The cluster autoscaler's control loop.
@@ -52,8 +63,14 @@ pub struct Controller<P, C> {
     /// Template problems of the last loop: logged when they appear and when they go away,
     /// not every loop (they are in the status ConfigMap and a metric all along).
     template_problems: BTreeSet<String>,
+    /// What the last loop kept because objects could not be read: logged when it changes.
+    unreadable: Unreadable,
+    /// Kinds whose watch was stale at the last loop: logged when the set changes.
+    stale_watches: BTreeSet<&'static str>,
     readiness: Readiness,
     scan_interval: Duration,
+    /// How long one loop may run (see [`Controller::with_loop_deadline`]); `None`: unbounded.
+    loop_deadline: Option<Duration>,
     clock: Clock,
 }
 
@@ -75,10 +92,21 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             leader,
             was_leader: false,
             template_problems: BTreeSet::new(),
+            unreadable: Unreadable::default(),
+            stale_watches: BTreeSet::new(),
             readiness: Readiness::new(),
             scan_interval,
+            loop_deadline: None,
             clock: Clock::system(),
         }
+    }
+
+    /// Stops a loop still running after two scan intervals (its snapshot would count as stale
+    /// by then): it is counted, logged, and nothing it observed is acted on. Needs tokio's
+    /// timer; the binary turns it on (the simulator, in virtual time, has no wall-clock deadline).
+    pub fn with_loop_deadline(mut self) -> Self {
+        self.loop_deadline = Some(self.scan_interval * 2);
+        self
     }
 
     /// Reports readiness through `readiness` (the admin server's `/readyz`).
@@ -134,27 +162,27 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
             return Tick::NotLeader;
         }
         self.was_leader = true;
-        for event in self.cluster.take_invalid_pod_events() {
-            if let Err(e) = self.cluster.record_event(&event).await {
-                self.metrics.count_error(Operation::RecordEvent, e.label());
-                warn!(error = %e, object = %event.object, "could not record an event");
-            }
-        }
-        let now = self.clock.now();
+        self.note_stale_watches();
         let started = Instant::now();
-        let mut leadership = self.leader.clone();
-        let result = tokio::select! {
-            result = self.autoscaler.run_once(&self.cloud, &self.cluster, now) => Some(result),
-            () = leadership.lost() => None,
-        };
-        let Some(result) = result else {
-            warn!(
-                "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
-            );
-            self.was_leader = false;
-            self.autoscaler.forget();
-            self.metrics.record_leader(false);
-            return Tick::LostLeadership;
+        let result = match self.run_loop(started).await {
+            Ended::Done(result) => *result,
+            Ended::LostLeadership => {
+                warn!(
+                    "lost leadership during the loop; stopped acting and forgetting drains, timers and backoffs"
+                );
+                self.was_leader = false;
+                self.autoscaler.forget();
+                self.metrics.record_leader(false);
+                return Tick::LostLeadership;
+            }
+            Ended::Overran(deadline) => {
+                warn!(
+                    deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+                    "loop overran its deadline (two scan intervals): stopped; nothing it observed is acted on"
+                );
+                self.metrics.count_loop_overrun();
+                return Tick::Overran;
+            }
         };
         let elapsed = started.elapsed();
         self.metrics.record_skipped(self.cluster.skipped_objects());
@@ -163,6 +191,7 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
                 self.metrics.record_outcome(&outcome, elapsed);
                 log_outcome(&outcome, elapsed);
                 self.log_template_problems(&outcome.template_problems);
+                self.log_unreadable(&outcome.unreadable);
                 Tick::Ran(Box::new(outcome))
             }
             Err(e) => {
@@ -171,6 +200,77 @@ impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
                 Tick::Failed(e.to_string())
             }
         }
+    }
+}
+
+/// How one loop ended.
+enum Ended {
+    /// It ran to the end (successfully or not).
+    Done(Box<Result<LoopOutcome, LoopError>>),
+    /// Leadership was lost during it (or by the time it finished).
+    LostLeadership,
+    /// It was still running at its deadline (the duration inside) and was stopped.
+    Overran(Duration),
+}
+
+impl<P: CloudProvider, C: WatchedCluster> Controller<P, C> {
+    /// Runs the autoscaler once (after publishing pending Warning Events) through ports whose
+    /// writes need leadership, until it ends, leadership is lost, or its deadline passes (if
+    /// set: two scan intervals, after which its snapshot would count as stale anyway).
+    async fn run_loop(&mut self, started: Instant) -> Ended {
+        let cloud = LeaderGate::new(&self.cloud, &self.leader);
+        let cluster = LeaderGate::new(&self.cluster, &self.leader);
+        for event in self.cluster.take_invalid_pod_events() {
+            if let Err(e) = cluster.record_event(&event).await {
+                self.metrics.count_error(Operation::RecordEvent, e.label());
+                warn!(error = %e, object = %event.object, "could not record an event");
+            }
+        }
+        let now = self.clock.now();
+        let budget = self.loop_deadline;
+        let deadline = async {
+            match budget {
+                Some(budget) => tokio::time::sleep_until(started + budget).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut leadership = self.leader.clone();
+        // Boxed: the loop's future is deep, and the binary's main future holds this one.
+        let run = Box::pin(self.autoscaler.run_once(&cloud, &cluster, now));
+        // Loss first, then the deadline: a loop is not polled on once either has come.
+        let ended = tokio::select! {
+            biased;
+            () = leadership.lost() => Ended::LostLeadership,
+            () = deadline => Ended::Overran(budget.unwrap_or_default()),
+            result = run => Ended::Done(Box::new(result)),
+        };
+        // A loop that finished after the lease was lost had its writes refused: what it
+        // believes it did is not to be kept either.
+        match ended {
+            Ended::Done(_) if !self.leader.is_leader() => Ended::LostLeadership,
+            other => other,
+        }
+    }
+
+    /// Records the watches that are stale now; logs when the set changes.
+    fn note_stale_watches(&mut self) {
+        let stale = self.cluster.stale_watches();
+        self.metrics.record_stale_watches(stale.len());
+        let kinds: BTreeSet<&'static str> = stale.iter().map(|s| s.kind).collect();
+        if kinds == self.stale_watches {
+            return;
+        }
+        for s in &stale {
+            warn!(
+                kind = s.kind,
+                silent_s = s.silent_for.as_secs(),
+                "watch silent longer than its server timeout allows: its store is stale; no scale-down or termination until it is heard again"
+            );
+        }
+        if stale.is_empty() {
+            info!("every watch is heard again");
+        }
+        self.stale_watches = kinds;
     }
 }
 
@@ -188,6 +288,19 @@ impl<P, C> Controller<P, C> {
     /// The autoscaler it runs.
     pub fn autoscaler(&self) -> &Autoscaler {
         &self.autoscaler
+    }
+
+    fn log_unreadable(&mut self, unreadable: &Unreadable) {
+        if *unreadable == self.unreadable {
+            return;
+        }
+        for line in unreadable.describe() {
+            warn!(kept = %line, "objects that could not be read keep a node");
+        }
+        if unreadable.is_empty() {
+            info!("no node is kept by unreadable objects any more");
+        }
+        self.unreadable = unreadable.clone();
     }
 
     fn log_template_problems(&mut self, problems: &[String]) {

@@ -91,6 +91,7 @@ fn one_pending_pod() -> ClusterSnapshot {
             now() - Duration::from_secs(30),
         )],
         pdbs: Vec::new(),
+        unreadable: Default::default(),
     }
 }
 
@@ -106,6 +107,7 @@ fn idle_cluster() -> (FakeCloud, FakeCluster) {
         nodes: vec![node("idle", "i-idle", ZONE, 2000, 8)],
         pods: Vec::new(),
         pdbs: Vec::new(),
+        unreadable: Default::default(),
     };
     (cloud, FakeCluster::new(snapshot))
 }
@@ -206,6 +208,12 @@ async fn invalid_pod_events_are_published_before_the_loop() {
     impl ClusterActions for WithInvalid {
         async fn evict_pod(&self, n: &str, p: &str) -> Result<(), ClusterError> {
             self.0.evict_pod(n, p).await
+        }
+        async fn pods_on_node(
+            &self,
+            n: &str,
+        ) -> Result<Vec<crate::ports::ClusterPod>, ClusterError> {
+            self.0.pods_on_node(n).await
         }
         async fn mark_for_deletion(&self, n: &str) -> Result<(), ClusterError> {
             self.0.mark_for_deletion(n).await
@@ -339,4 +347,62 @@ async fn losing_leadership_mid_loop_stops_acting_and_forgets_the_term() {
     };
     assert_eq!(outcome.scale_ups.len(), 1, "{outcome:?}");
     assert_eq!(c.cloud.calls().len(), 1, "{:?}", c.cloud.calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_taken_over_between_the_loop_start_and_its_write_stops_the_write() {
+    // Leader when the loop starts; right after the loop reads the cloud (all fakes answer at
+    // once, so no select gets a chance to notice) the lease goes to another replica.
+    let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let (lease, rx) = tokio::sync::watch::channel(Some(far));
+    let cloud = empty_group_cloud();
+    cloud.after_next_read(move |_| {
+        lease.send_replace(None);
+    });
+    let cluster = FakeCluster::new(one_pending_pod());
+    let leader = LeaderHandle::following(rx);
+    let (mut c, registry) = controller_led_by(AutoscalerConfig::default(), cloud, cluster, leader);
+    assert!(matches!(c.tick().await, Tick::LostLeadership));
+    assert!(
+        c.cloud.calls().is_empty(),
+        "no scale-up: {:?}",
+        c.cloud.calls()
+    );
+    assert_acted_on_nothing(&c);
+    assert!(
+        c.cluster.statuses.lock().unwrap().is_empty(),
+        "no status written by a replica that does not lead"
+    );
+    assert!(exposition(&registry).contains("tidal_cluster_autoscaler_leader 0"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_that_overruns_its_deadline_is_stopped_and_acts_on_nothing() {
+    // A read hangs after the loop observed pending pods: the scale-up it would make is based
+    // on what it saw two scan intervals ago.
+    let cloud = empty_group_cloud();
+    cloud.stall("scale_up_failures");
+    let (c, registry) = controller(
+        AutoscalerConfig::default(),
+        cloud,
+        FakeCluster::new(one_pending_pod()),
+    );
+    let mut c = c.with_loop_deadline();
+    let started = tokio::time::Instant::now();
+    let tick = tokio::time::timeout(Duration::from_secs(600), c.tick())
+        .await
+        .expect("the loop hung: no deadline");
+    assert!(matches!(tick, Tick::Overran), "{tick:?}");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(20),
+        "two scan intervals"
+    );
+    assert_acted_on_nothing(&c);
+    assert!(c.cluster.statuses.lock().unwrap().is_empty());
+    assert!(
+        exposition(&registry).contains("tidal_cluster_autoscaler_loop_overruns_total 1"),
+        "{}",
+        exposition(&registry)
+    );
 }

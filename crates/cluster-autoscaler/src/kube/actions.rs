@@ -1,16 +1,18 @@
 //! [`ClusterActions`] for [`KubeCluster`]: evictions, node marking, Events, the status ConfigMap.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod, Taint as K8sTaint};
-use kube::api::{EvictParams, Patch, PatchParams};
+use kube::api::{EvictParams, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::reflector::ObjectRef as StoreRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::{debug, instrument};
 
-use super::convert::TO_BE_DELETED_TAINT;
+use super::convert::{TO_BE_DELETED_TAINT, pod_from_k8s};
 use super::{CONTROLLER_NAME, KubeCluster};
-use crate::ports::{ClusterActions, ClusterError, Event, EventReason, ObjectRef, StatusReport};
+use crate::ports::{
+    ClusterActions, ClusterError, ClusterPod, Event, EventReason, ObjectRef, StatusReport,
+};
 use crate::status::format_time;
 
 /// Name of the status ConfigMap (upstream's, so existing dashboards and runbooks find it).
@@ -211,6 +213,30 @@ impl ClusterActions for KubeCluster {
                 _ => api_error(format!("evict pod {namespace}/{name}"), e),
             }),
         }
+    }
+
+    #[instrument(skip(self))]
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        let api: Api<Pod> = Api::all(self.client.clone());
+        // Finished pods hold nothing (as in the watch); everything else on the node counts.
+        let selector = format!("spec.nodeName={node},status.phase!=Succeeded,status.phase!=Failed");
+        let list = api
+            .list(&ListParams::default().fields(&selector))
+            .await
+            .map_err(|e| api_error(format!("list pods on node {node}"), e))?;
+        list.items
+            .iter()
+            .map(|pod| {
+                pod_from_k8s(pod, None).map_err(|e| ClusterError::Unreadable {
+                    object: format!(
+                        "pod {}/{}",
+                        pod.namespace().unwrap_or_default(),
+                        pod.name_any()
+                    ),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     #[instrument(skip(self))]

@@ -9,11 +9,12 @@ pub mod convert;
 #[cfg(test)]
 mod fixtures;
 mod health;
+pub mod liveness;
 mod reflectors;
 mod snapshot;
 
 pub use actions::{CORDONED_BY_ANNOTATION, STATUS_CONFIGMAP, StatusLocation};
-pub use health::{WatchHealth, WatchedKind};
+pub use health::{SilentWatch, WatchHealth, WatchedKind};
 pub use reflectors::{Stores, Writers};
 
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tidal_runtime::Clock;
 use tokio::task::JoinHandle;
 
-use crate::ports::{ClusterError, Event, SkippedObjects, WatchedCluster};
+use crate::ports::{ClusterError, Event, SkippedObjects, StaleWatch, WatchedCluster};
 use snapshot::Caches;
 
 /// Name the autoscaler reports Events and applies server-side fields under.
@@ -49,14 +50,15 @@ pub struct KubeCluster {
 impl KubeCluster {
     /// Starts watching the cluster (one reflector task per kind, on the current tokio runtime).
     /// Snapshots fail with `NotReady` until every kind has been listed once.
-    /// `clock` stamps snapshots and watch failures: the controller's clock.
+    /// `clock` stamps snapshots and watch failures: the controller's clock. `health` is shared
+    /// with the client's [`liveness::HearWatches`] layer (see [`liveness::client`]).
     pub fn start(
         client: Client,
+        health: Arc<WatchHealth>,
         status: StatusLocation,
         instance: Option<String>,
         clock: Clock,
     ) -> Self {
-        let health = Arc::new(WatchHealth::default());
         let (stores, tasks) = reflectors::start(client.clone(), health.clone(), &clock);
         let mut cluster =
             Self::from_stores(client, stores, health, status, instance).with_clock(clock);
@@ -128,6 +130,18 @@ impl WatchedCluster for KubeCluster {
 
     fn skipped_objects(&self) -> SkippedObjects {
         KubeCluster::skipped_objects(self)
+    }
+
+    fn stale_watches(&self) -> Vec<StaleWatch> {
+        let now = self.clock.now();
+        self.health
+            .silent(now)
+            .into_iter()
+            .map(|s| StaleWatch {
+                kind: s.kind.name(),
+                silent_for: now.since(s.heard_at),
+            })
+            .collect()
     }
 }
 

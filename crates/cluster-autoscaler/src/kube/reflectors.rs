@@ -16,6 +16,7 @@ use tracing::warn;
 
 use super::convert::volume::VolumeLookup;
 use super::health::{WatchHealth, WatchedKind};
+use super::liveness::WATCH_TIMEOUT_SECS;
 use crate::ports::ClusterError;
 
 /// The reflector stores the cluster source reads.
@@ -142,8 +143,13 @@ async fn reflect<K>(
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-            Ok(_) => health.working(kind),
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {
+                health.heard(kind, clock.now())
+            }
+            Ok(_) => {
+                health.heard(kind, clock.now());
+                health.working(kind);
+            }
             Err(e) => {
                 warn!(kind = kind.name(), error = %e, "watch failed; retrying with backoff");
                 health.failed(kind, clock.now());
@@ -159,10 +165,10 @@ pub(crate) fn start(
     clock: &Clock,
 ) -> (Stores, Vec<JoinHandle<()>>) {
     let (stores, w) = Stores::new();
-    let default = watcher::Config::default;
+    // Every watch is ended by the server at least this often: silence beyond it is a stall.
+    let default = || watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
     // Finished pods hold no resources; not watching them keeps the store small.
-    let live_pods =
-        watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let live_pods = default().fields("status.phase!=Succeeded,status.phase!=Failed");
     let tasks = vec![
         tokio::spawn(reflect(
             Api::<Node>::all(client.clone()),

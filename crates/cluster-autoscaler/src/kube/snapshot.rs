@@ -9,14 +9,14 @@ use tracing::warn;
 
 use super::cache::ConversionCache;
 use super::convert::volume::{pod_volume_zone, uses_claims};
-use super::convert::{node_from_k8s, pdb_from_k8s, pod_from_k8s};
+use super::convert::{instance_id_from_provider_id, node_from_k8s, pdb_from_k8s, pod_from_k8s};
 use tidal_core::sync::lock;
 
 use super::KubeCluster;
 use crate::ports::SkippedObjects;
 use crate::ports::{
     ClusterError, ClusterNode, ClusterPod, ClusterSnapshot, ClusterSource, DisruptionBudget, Event,
-    EventReason, ObjectRef,
+    EventReason, ObjectRef, Unreadable,
 };
 
 /// The conversion caches of one cluster source.
@@ -36,6 +36,7 @@ impl KubeCluster {
         &self,
         caches: &mut Caches,
         skipped: &mut SkippedObjects,
+        unreadable: &mut Unreadable,
     ) -> Vec<Arc<ClusterPod>> {
         let objects: Vec<Arc<Pod>> = self.stores.pods.state();
         let mut out = Vec::with_capacity(objects.len());
@@ -58,6 +59,9 @@ impl KubeCluster {
                 Ok(p) => out.push(p),
                 Err(message) => {
                     skipped.pods += 1;
+                    if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                        unreadable.nodes_with_pods.insert(node);
+                    }
                     if found.fresh {
                         warn!(pod = %format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any()), %message, "skipping a pod that cannot be read");
                         new_events.push(Event {
@@ -86,6 +90,7 @@ impl KubeCluster {
         &self,
         caches: &mut Caches,
         skipped: &mut SkippedObjects,
+        unreadable: &mut Unreadable,
     ) -> Vec<Arc<ClusterNode>> {
         let objects: Vec<Arc<Node>> = self.stores.nodes.state();
         let mut out = Vec::with_capacity(objects.len());
@@ -102,6 +107,10 @@ impl KubeCluster {
                 Ok(n) => out.push(n),
                 Err(message) => {
                     skipped.nodes += 1;
+                    let provider_id = node.spec.as_ref().and_then(|s| s.provider_id.as_deref());
+                    if let Some(id) = provider_id.and_then(instance_id_from_provider_id) {
+                        unreadable.node_instances.insert(id);
+                    }
                     if found.fresh {
                         warn!(node = %node.name_any(), %message, "skipping a node that cannot be read");
                     }
@@ -143,9 +152,10 @@ impl ClusterSource for KubeCluster {
         let now = self.clock.now();
         let taken_at = self.health.current_as_of(now);
         let mut skipped = SkippedObjects::default();
+        let mut unreadable = Unreadable::default();
         let mut caches = lock(&self.caches);
-        let nodes = self.convert_nodes(&mut caches, &mut skipped);
-        let pods = self.convert_pods(&mut caches, &mut skipped);
+        let nodes = self.convert_nodes(&mut caches, &mut skipped, &mut unreadable);
+        let pods = self.convert_pods(&mut caches, &mut skipped, &mut unreadable);
         drop(caches);
         let pdbs = self.convert_pdbs(&mut skipped);
         *lock(&self.skipped) = skipped;
@@ -154,6 +164,7 @@ impl ClusterSource for KubeCluster {
             nodes,
             pods,
             pdbs,
+            unreadable,
         })
     }
 }

@@ -196,12 +196,25 @@ async fn malformed_pods_are_skipped_counted_and_reported_once() {
     list_all(&mut w);
     let bad = pod("web", "broken")
         .container("app", &[("cpu", "a lot")])
+        .node("n2")
         .build();
     w.pods.apply_watcher_event(&watcher::Event::Apply(bad));
+    w.nodes
+        .apply_watcher_event(&watcher::Event::Apply(node("n3", &[("cpu", "lots")])));
     let s = cluster.snapshot().unwrap();
     assert!(s.pods.iter().all(|p| p.name != "broken"));
     assert_eq!(s.pods.len(), 3);
     assert_eq!(cluster.skipped_objects().pods, 1);
+    assert_eq!(cluster.skipped_objects().nodes, 1);
+    // What they touch is kept: n2 (a pod there is unreadable) and n3's instance.
+    assert_eq!(
+        s.unreadable.nodes_with_pods.iter().collect::<Vec<_>>(),
+        ["n2"]
+    );
+    assert_eq!(
+        s.unreadable.node_instances.iter().collect::<Vec<_>>(),
+        ["i-n3"]
+    );
     let events = cluster.take_invalid_pod_events();
     assert_eq!(events.len(), 1);
     let e = &events[0];
@@ -308,6 +321,41 @@ async fn eviction_posts_to_the_eviction_subresource_and_maps_budget_refusals() {
     assert!(matches!(
         cluster.evict_pod("ns", "gone").await,
         Err(ClusterError::NotFound { .. })
+    ));
+    no_more_requests(cluster, server.await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn pods_on_node_are_listed_live_by_field_selector_and_unreadable_ones_are_an_error() {
+    let (cluster, _w, mut handle) = cluster();
+    let server = tokio::spawn(async move {
+        for items in [
+            vec![pod("web", "p").container("a", &[]).node("n1").build()],
+            vec![
+                pod("web", "bad")
+                    .container("a", &[("cpu", "x")])
+                    .node("n1")
+                    .build(),
+            ],
+        ] {
+            let (request, _, send) = next(&mut handle, Method::GET, "/api/v1/pods").await;
+            let query = request.uri().query().unwrap_or_default().to_owned();
+            assert!(
+                query.contains("fieldSelector=spec.nodeName%3Dn1"),
+                "{query}"
+            );
+            let list =
+                json!({ "apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items });
+            respond(send, 200, &list);
+        }
+        handle
+    });
+    let pods = cluster.pods_on_node("n1").await.unwrap();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0].node_name.as_deref(), Some("n1"));
+    assert!(matches!(
+        cluster.pods_on_node("n1").await,
+        Err(ClusterError::Unreadable { ref object, .. }) if object == "pod web/bad"
     ));
     no_more_requests(cluster, server.await.unwrap()).await;
 }

@@ -113,6 +113,9 @@ pub struct Metrics {
     scale_down_skipped: Family<ReasonLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     skipped_objects: Family<KindLabels, Gauge>,
+    unreadable_holds: Family<ReasonLabels, Gauge>,
+    stale_watches: Gauge,
+    loop_overruns: Counter,
     loop_duration: Histogram,
     last_loop: Gauge<f64, AtomicU64>,
     leader: Gauge,
@@ -139,6 +142,9 @@ impl Metrics {
             scale_down_skipped: Family::default(),
             errors: Family::default(),
             skipped_objects: Family::default(),
+            unreadable_holds: Family::default(),
+            stale_watches: Gauge::default(),
+            loop_overruns: Counter::default(),
             // 5 ms to ~41 s: a loop is expected well under a second, the upstream bound is 30 s.
             loop_duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             last_loop: Gauge::default(),
@@ -231,6 +237,22 @@ impl Metrics {
             m.skipped_objects.clone(),
         );
         r.register(
+            "unreadable_holds",
+            "Nodes kept because an object could not be read, by reason pod_unreadable (a pod bound \
+             to it: not removed) or node_unreadable (its instance counts as registered)",
+            m.unreadable_holds.clone(),
+        );
+        r.register(
+            "stale_watches",
+            "Watches of the cluster silent for longer than their server timeout allows (their stores are stale)",
+            m.stale_watches.clone(),
+        );
+        r.register(
+            "loop_overruns",
+            "Loops stopped at their deadline (two scan intervals) before acting on what they observed",
+            m.loop_overruns.clone(),
+        );
+        r.register(
             "loop_duration_seconds",
             "Duration of one autoscaler loop",
             m.loop_duration.clone(),
@@ -262,6 +284,15 @@ impl Metrics {
         self.unneeded_nodes.set(count(outcome.unneeded_nodes));
         self.pools_without_template
             .set(count(outcome.template_problems.len()));
+        for (reason, n) in [
+            ("pod_unreadable", outcome.unreadable.nodes_with_pods.len()),
+            ("node_unreadable", outcome.unreadable.node_instances.len()),
+        ] {
+            let labels = ReasonLabels {
+                reason: reason.to_owned(),
+            };
+            self.unreadable_holds.get_or_create(&labels).set(count(n));
+        }
         self.record_scale_ups(outcome);
         self.record_scale_downs(outcome);
         for f in &outcome.failures {
@@ -385,6 +416,16 @@ impl Metrics {
             };
             self.skipped_objects.get_or_create(&labels).set(count(n));
         }
+    }
+
+    /// Records how many watches are stale now.
+    pub fn record_stale_watches(&self, stale: usize) {
+        self.stale_watches.set(count(stale));
+    }
+
+    /// Counts a loop stopped at its deadline.
+    pub fn count_loop_overrun(&self) {
+        self.loop_overruns.inc();
     }
 
     /// Records whether this replica is the leader.

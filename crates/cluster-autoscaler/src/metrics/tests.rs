@@ -108,6 +108,10 @@ fn outcome() -> LoopOutcome {
             message: "throttled".into(),
         }],
         template_problems: vec!["pool gpu: instance types unknown to the cloud: p9.huge".into()],
+        unreadable: crate::ports::Unreadable {
+            nodes_with_pods: ["node-a".to_owned(), "node-b".to_owned()].into(),
+            node_instances: Default::default(),
+        },
         status: StatusReport {
             time: at,
             health: Some(Health::Healthy),
@@ -116,6 +120,7 @@ fn outcome() -> LoopOutcome {
             last_scale_down: Some(at),
             node_groups: vec![group_status(default, 5, 3), group_status(spot, 1, 1)],
             template_problems: Vec::new(),
+            unreadable: Vec::new(),
         },
     }
 }
@@ -198,6 +203,14 @@ fn recording_an_outcome_yields_the_expected_exposition_lines() {
     assert_line(&text, &format!("{p}_pods_without_scale_up 1"));
     assert_line(&text, &format!("{p}_unneeded_nodes 1"));
     assert_line(&text, &format!("{p}_pools_without_template 1"));
+    assert_line(
+        &text,
+        &format!(r#"{p}_unreadable_holds{{reason="pod_unreadable"}} 2"#),
+    );
+    assert_line(
+        &text,
+        &format!(r#"{p}_unreadable_holds{{reason="node_unreadable"}} 0"#),
+    );
     assert_line(
         &text,
         &format!(r#"{p}_scale_down_skipped_total{{reason="recent_scale_up"}} 1"#),

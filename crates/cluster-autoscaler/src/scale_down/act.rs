@@ -10,6 +10,7 @@ use crate::ports::{
 };
 use crate::state::Drain;
 
+use super::blockers::reference;
 use super::{NodeRemoval, PodsByNode, pods_by_node};
 
 fn node_event(node: &str, warning: bool, reason: EventReason, message: String) -> Event {
@@ -23,17 +24,59 @@ fn node_event(node: &str, warning: bool, reason: EventReason, message: String) -
     }
 }
 
-/// Pods of a node still to be moved. A pod being deleted holds a Ready node until its kubelet
-/// confirms; on a node that is not Ready nobody will, so there it does not hold the node.
+/// Whether `pod` still holds its node: not a DaemonSet or mirror pod, not finished. A pod being
+/// deleted holds a Ready node until its kubelet confirms; on a node that is not Ready nobody
+/// will, so there it does not hold the node.
+fn holds_node(pod: &ClusterPod, ready: bool) -> bool {
+    !pod.is_daemon() && !pod.phase.is_terminal() && (ready || !pod.deleting)
+}
+
+/// Pods of a node still to be moved, as the snapshot has them.
 fn remaining<'a>(pods: &PodsByNode<'a>, node: &str, ready: bool) -> Vec<&'a ClusterPod> {
     pods.get(node)
         .map(|ps| {
             ps.iter()
                 .copied()
-                .filter(|p| !p.is_daemon() && !p.phase.is_terminal() && (ready || !p.deleting))
+                .filter(|p| holds_node(p, ready))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What the live read of a node's pods, right before terminating it, found.
+enum Recheck {
+    /// Still empty: the node may go.
+    Empty,
+    /// Pods that hold the node were bound since the loop observed it.
+    Occupied(Vec<PodRef>),
+    /// The read failed (recorded): nothing is known, nothing is terminated.
+    Unknown,
+}
+
+/// Reads the node's pods live (not from the loop's snapshot, which may be out of date).
+async fn recheck<P, C: ClusterActions>(
+    ctx: &mut ActContext<'_, P, C>,
+    node: &str,
+    ready: bool,
+) -> Recheck {
+    match ctx.cluster.pods_on_node(node).await {
+        Ok(pods) => {
+            let left: Vec<PodRef> = pods
+                .iter()
+                .filter(|p| holds_node(p, ready))
+                .map(reference)
+                .collect();
+            if left.is_empty() {
+                Recheck::Empty
+            } else {
+                Recheck::Occupied(left)
+            }
+        }
+        Err(e) => {
+            ctx.cluster_failed(Operation::PodsOnNode, node, &e);
+            Recheck::Unknown
+        }
+    }
 }
 
 /// How a round of evictions went.
@@ -87,8 +130,12 @@ async fn continue_drains<P: CloudProvider, C: ClusterActions>(
             .iter()
             .find(|n| n.name == node)
             .is_none_or(|n| n.ready);
-        let left = remaining(&pods, &node, ready);
-        if let Some(step) = continue_drain(ctx, &node, &drain, &left, groups).await {
+        let seen = NodeSeen {
+            left: remaining(&pods, &node, ready),
+            ready,
+            unreadable_pods: snapshot.unreadable.nodes_with_pods.contains(&node),
+        };
+        if let Some(step) = continue_drain(ctx, &node, &drain, &seen, groups).await {
             out.push(ScaleDown {
                 node: node.clone(),
                 group: drain.group.clone(),
@@ -102,14 +149,26 @@ async fn continue_drains<P: CloudProvider, C: ClusterActions>(
     out
 }
 
-/// One drain in progress: terminate when drained, give up when too slow, else evict again.
+/// A node being drained as the loop's snapshot shows it.
+struct NodeSeen<'a> {
+    /// Pods still to be moved.
+    left: Vec<&'a ClusterPod>,
+    /// The node is Ready.
+    ready: bool,
+    /// A pod bound to it could not be read: the node is not known to be drained.
+    unreadable_pods: bool,
+}
+
+/// One drain in progress: terminate when drained (and still empty when read live), give up
+/// when too slow, else evict again.
 async fn continue_drain<P: CloudProvider, C: ClusterActions>(
     ctx: &mut ActContext<'_, P, C>,
     node: &str,
     drain: &Drain,
-    left: &[&ClusterPod],
+    seen: &NodeSeen<'_>,
     groups: &[GroupView],
 ) -> Option<ScaleDownStep> {
+    let (left, ready) = (&seen.left, seen.ready);
     let alive = groups
         .iter()
         .find(|g| g.id == drain.group)
@@ -118,8 +177,13 @@ async fn continue_drain<P: CloudProvider, C: ClusterActions>(
         ctx.state.drains.remove(node);
         return None;
     }
-    if left.is_empty() {
-        return terminate(ctx, node, drain).await;
+    if left.is_empty() && !seen.unreadable_pods {
+        return match recheck(ctx, node, ready).await {
+            Recheck::Empty => terminate(ctx, node, drain).await,
+            // Bound since the loop observed the node: drained like the others.
+            Recheck::Occupied(pods) => Some(evict_again(ctx, &pods).await),
+            Recheck::Unknown => None,
+        };
     }
     let max_drain_time = ctx.config.max_drain_time;
     if ctx.now.since(drain.started_at) >= max_drain_time {
@@ -129,17 +193,18 @@ async fn continue_drain<P: CloudProvider, C: ClusterActions>(
         );
         return Some(abort(ctx, node, why).await);
     }
-    let refs: Vec<PodRef> = left
-        .iter()
-        .map(|p| PodRef {
-            namespace: p.namespace.clone(),
-            name: p.name.clone(),
-        })
-        .collect();
-    match evict(ctx, &refs).await {
-        Evicted::Requested(n) => Some(ScaleDownStep::Draining { evicted: n }),
-        // A budget may allow it later; the drain timeout bounds the wait.
-        Evicted::Blocked(_) => Some(ScaleDownStep::Draining { evicted: 0 }),
+    let refs: Vec<PodRef> = left.iter().map(|p| reference(p)).collect();
+    Some(evict_again(ctx, &refs).await)
+}
+
+/// Evicts the pods of a drain in progress; a budget refusal waits (the drain timeout bounds it).
+async fn evict_again<P, C: ClusterActions>(
+    ctx: &mut ActContext<'_, P, C>,
+    pods: &[PodRef],
+) -> ScaleDownStep {
+    match evict(ctx, pods).await {
+        Evicted::Requested(n) => ScaleDownStep::Draining { evicted: n },
+        Evicted::Blocked(_) => ScaleDownStep::Draining { evicted: 0 },
     }
 }
 
@@ -218,10 +283,23 @@ async fn start_removal<P: CloudProvider, C: ClusterActions>(
     let event = node_event(node, false, EventReason::ScaleDown, message);
     ctx.record_event(&event, node).await;
     if removal.pods.is_empty() {
-        if may_terminate {
-            return terminate(ctx, node, &drain).await;
+        if !may_terminate {
+            return Some(ScaleDownStep::Draining { evicted: 0 });
         }
-        return Some(ScaleDownStep::Draining { evicted: 0 });
+        return match recheck(ctx, node, !removal.unready).await {
+            Recheck::Empty => terminate(ctx, node, &drain).await,
+            // The plan never checked that these pods fit elsewhere: keep the node.
+            Recheck::Occupied(pods) => {
+                let names: Vec<String> = pods.iter().map(PodRef::to_string).collect();
+                let why = format!(
+                    "found empty, but pods were bound to it before it was tainted: {}",
+                    names.join(", ")
+                );
+                Some(abort(ctx, node, why).await)
+            }
+            // Marked and empty as far as is known: the next loop checks again.
+            Recheck::Unknown => Some(ScaleDownStep::Draining { evicted: 0 }),
+        };
     }
     match evict(ctx, &removal.pods).await {
         Evicted::Requested(n) => Some(ScaleDownStep::Draining { evicted: n }),

@@ -87,6 +87,8 @@ pub struct NodeRemoval {
     pub utilization: f64,
     /// Pods to evict.
     pub pods: Vec<PodRef>,
+    /// The node is not Ready (pods being deleted there do not hold it: no kubelet confirms them).
+    pub unready: bool,
 }
 
 /// The pods of the cluster by node name (bound, as the snapshot has them).
@@ -268,6 +270,7 @@ pub fn plan_scale_down(
             instance_id: u.candidate.instance_id.clone(),
             utilization: u.utilization,
             pods: pods.iter().map(|p| reference(p)).collect(),
+            unready: u.candidate.unready,
         });
     }
     removals

@@ -38,6 +38,7 @@ fn snapshot(nodes: usize, pods: &[(&str, &str, i64)]) -> ClusterSnapshot {
             .map(|(p, n, cpu)| bound_pod(p, n, *cpu, 1))
             .collect(),
         pdbs: Vec::new(),
+        unreadable: Default::default(),
     }
 }
 

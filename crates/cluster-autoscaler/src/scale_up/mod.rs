@@ -11,7 +11,12 @@
 //!    picks one option. Its pods are taken out and the round repeats with the other groups,
 //!    so pods that one group cannot run (GPU, other zone, untolerated taint) still get a
 //!    group in the same loop.
-//! 4. Pods no group can run get a reason naming what each group lacked.
+//! 4. The chosen option's new nodes are spread over the similar groups — the same pool in other
+//!    zones whose packing places every one of its pods — evening out their sizes
+//!    (`tidal_core::balance`, upstream's `--balance-similar-node-groups`). Pods bound to a zone
+//!    (a zonal volume, a zone selector) are placed by no other zone's packing, so a scale-up
+//!    for them stays where they must go.
+//! 5. Pods no group can run get a reason naming what each group lacked.
 
 mod act;
 mod choose;
@@ -20,6 +25,7 @@ mod reasons;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use tidal_core::balance::{GroupRoom, spread_new_nodes};
 use tidal_core::scheduling::{ClusterState, NodeId, PackResult, PodId, PodSpec, ScaleUpSimulation};
 
 use crate::config::ExpanderKind;
@@ -122,7 +128,7 @@ pub fn plan_scale_up(
             break;
         };
         let gi = options[best].0;
-        plan.scale_ups.push(rounds.take(groups, gi));
+        plan.scale_ups.extend(rounds.take(groups, gi));
     }
     if !rounds.remaining.is_empty() {
         plan.unhelped = reasons::explain(
@@ -274,35 +280,70 @@ impl Rounds {
             .collect()
     }
 
-    /// Takes group `gi`'s packing: its pods are placed, its group raised.
-    fn take(&mut self, groups: &[GroupView], gi: usize) -> PlannedScaleUp {
+    /// Takes group `gi`'s packing: its pods are placed, its new nodes spread over it and the
+    /// similar groups ([`Rounds::similar`]), each of those raised.
+    fn take(&mut self, groups: &[GroupView], gi: usize) -> Vec<PlannedScaleUp> {
         let Some(packed) = self.packed[gi].take() else {
             // `gi` came from `options`, which only lists packed groups.
-            return PlannedScaleUp {
-                group: groups[gi].id.clone(),
-                from: self.desired[gi],
-                to: self.desired[gi],
-                pods: Vec::new(),
-                waste: 0.0,
-                reason: ScaleUpReason::PendingPods,
-            };
+            return Vec::new();
         };
         let pods: Vec<usize> = packed.placed().collect();
         let new_nodes = packed.result.new_nodes;
-        let from = self.desired[gi];
-        self.desired[gi] = from.saturating_add(new_nodes);
-        self.headroom = self.headroom.map(|h| h.saturating_sub(new_nodes));
-        self.chosen.insert(gi);
+        let waste = packed.result.waste();
         self.taken = pods.iter().copied().collect();
         self.remaining.retain(|i| !self.taken.contains(i));
-        PlannedScaleUp {
-            group: groups[gi].id.clone(),
-            from,
-            to: self.desired[gi],
-            pods,
-            waste: packed.result.waste(),
-            reason: ScaleUpReason::PendingPods,
+        self.chosen.insert(gi);
+        let mut members = vec![gi];
+        members.extend(self.similar(groups, gi));
+        let rooms: Vec<GroupRoom> = members
+            .iter()
+            .map(|&m| GroupRoom {
+                size: self.desired[m],
+                room: group_limit(&groups[m], self.desired[m], self.headroom),
+            })
+            .collect();
+        let split = spread_new_nodes(&rooms, new_nodes);
+        let mut pods_left = pods.as_slice();
+        let mut raises = Vec::new();
+        for (&m, &add) in members.iter().zip(&split).filter(|(_, add)| **add > 0) {
+            // Pods are interchangeable among the similar groups: each raise names its share.
+            let share = pods.len() * add as usize / new_nodes.max(1) as usize;
+            let (mine, rest) = pods_left.split_at(share.min(pods_left.len()));
+            pods_left = rest;
+            let from = self.desired[m];
+            self.desired[m] = from.saturating_add(add);
+            self.headroom = self.headroom.map(|h| h.saturating_sub(add));
+            self.packed[m] = None;
+            raises.push(PlannedScaleUp {
+                group: groups[m].id.clone(),
+                from,
+                to: self.desired[m],
+                pods: mine.to_vec(),
+                waste,
+                reason: ScaleUpReason::PendingPods,
+            });
         }
+        if let Some(first) = raises.first_mut() {
+            first.pods.extend_from_slice(pods_left);
+        }
+        raises
+    }
+
+    /// The groups similar to `gi` for this scale-up: the same pool, not chosen yet, eligible,
+    /// and whose packing places every pod that `gi`'s placed (the pods can run there).
+    fn similar(&self, groups: &[GroupView], gi: usize) -> Vec<usize> {
+        groups
+            .iter()
+            .enumerate()
+            .filter(|(hi, h)| *hi != gi && h.id.pool == groups[gi].id.pool)
+            .filter(|(hi, _)| {
+                self.packed[*hi].as_ref().is_some_and(|p| {
+                    let placed: BTreeSet<usize> = p.placed().collect();
+                    self.taken.iter().all(|i| placed.contains(i))
+                })
+            })
+            .map(|(hi, _)| hi)
+            .collect()
     }
 }
 

@@ -224,3 +224,54 @@ proptest! {
         prop_assert_eq!(seen, (0..pending.len()).collect::<Vec<_>>());
     }
 }
+
+/// Sizes the plan gives each zone of pool `default` (desired after the plan), in `ZONES` order.
+fn zone_sizes(groups: &[GroupView], plan: &ScaleUpPlan) -> Vec<u32> {
+    groups
+        .iter()
+        .map(|g| {
+            plan.scale_ups
+                .iter()
+                .find(|s| s.group == g.id)
+                .map_or(g.desired, |s| s.to)
+        })
+        .collect()
+}
+
+#[test]
+fn a_scale_up_without_zone_constraints_is_spread_over_the_pools_zones() {
+    // 25 pods that each need a node of their own; the zones start at 4, 2 and 3 nodes.
+    let groups: Vec<GroupView> = [4, 2, 3]
+        .iter()
+        .zip(ZONES)
+        .map(|(&desired, zone)| view("default", zone, 0, 4000, desired, 30))
+        .collect();
+    let pending: Vec<PodSpec> = (0..25)
+        .map(|i| PodSpec::new(format!("web-{i}"), Resources::pod(3000, GIB)))
+        .collect();
+    let mut cluster = ClusterState::new();
+    let plan = plan_scale_up(&mut cluster, &groups, &pending, &settings(None));
+    assert_eq!(plan.new_nodes(), 25);
+    // The expander picks zone b (the smallest group); its new nodes even the zones out, and
+    // the node that cannot be shared evenly stays with the chosen group.
+    assert_eq!(zone_sizes(&groups, &plan), [11, 12, 11]);
+    let mut pods: Vec<usize> = plan.scale_ups.iter().flat_map(|s| s.pods.clone()).collect();
+    pods.sort_unstable();
+    assert_eq!(pods, (0..25).collect::<Vec<_>>(), "every pod named once");
+}
+
+#[test]
+fn pods_bound_to_a_zone_are_not_spread() {
+    let groups: Vec<GroupView> = ZONES
+        .iter()
+        .map(|zone| view("default", zone, 0, 4000, 0, 30))
+        .collect();
+    let pending: Vec<PodSpec> = (0..6)
+        .map(|i| {
+            PodSpec::new(format!("db-{i}"), Resources::pod(3000, GIB)).with_volume_zone(ZONES[1])
+        })
+        .collect();
+    let mut cluster = ClusterState::new();
+    let plan = plan_scale_up(&mut cluster, &groups, &pending, &settings(None));
+    assert_eq!(zone_sizes(&groups, &plan), [0, 6, 0]);
+}

@@ -8,6 +8,7 @@
 //! AWS's message, and the controller backs off.
 
 use std::sync::Mutex;
+use tidal_core::sync;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
@@ -54,18 +55,11 @@ impl EksActuator {
     }
 
     fn set_in_flight(&self, value: InFlight) {
-        *self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+        *sync::lock(&self.in_flight) = value;
     }
 
     fn in_flight_id(&self) -> Option<Option<String>> {
-        match &*self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
+        match &*sync::lock(&self.in_flight) {
             InFlight::Unknown => None,
             InFlight::None => Some(None),
             InFlight::Update(id) => Some(Some(id.clone())),

@@ -21,8 +21,9 @@ pub use attributes::{AccessRequest, Action};
 pub use cache::CacheSettings;
 pub use subject_access_review::KubeAccessReview;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tidal_core::sync;
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -241,7 +242,7 @@ impl Delegated {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, DecisionCache> {
         // Every holder leaves the map consistent between statements.
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+        sync::lock(&self.cache)
     }
 }
 

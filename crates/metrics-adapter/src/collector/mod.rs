@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tidal_core::sync;
 
 use futures::future::BoxFuture;
 use tidal_core::Timestamp;
@@ -126,7 +127,7 @@ impl Backends {
         tenant_chosen: bool,
         timeouts: HttpTimeouts,
     ) -> Result<fetch::Fetcher, CollectError> {
-        let mut fetchers = self.json_fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut fetchers = sync::lock(&self.json_fetchers);
         if let Some(fetcher) = fetchers.get(&(tenant_chosen, timeouts)) {
             return Ok(fetcher.clone());
         }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tidal_core::sync;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -64,18 +65,13 @@ impl SqsClients {
     }
 
     fn cached_url(&self, queue: &SqsQueue) -> Option<String> {
-        self.urls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.urls)
             .get(&(queue.region.clone(), queue.queue_name.clone()))
             .cloned()
     }
 
     fn forget_url(&self, queue: &SqsQueue) {
-        self.urls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(queue.region.clone(), queue.queue_name.clone()));
+        sync::lock(&self.urls).remove(&(queue.region.clone(), queue.queue_name.clone()));
     }
 
     /// How many GetQueueUrl calls were made (each (region, name) once while it exists).
@@ -103,7 +99,7 @@ impl SqsClients {
             .queue_url()
             .ok_or_else(|| aws_error(queue, "GetQueueUrl", "response without QueueUrl".into()))?
             .to_string();
-        self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        sync::lock(&self.urls).insert(
             (queue.region.clone(), queue.queue_name.clone()),
             url.clone(),
         );

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::annotations::{MetricKey, MetricType};
 use crate::outbound::OutboundPolicy;
+use crate::redact::redact_userinfo;
 use crate::store::{CollectorId, DescribedObject};
 
 mod build;
@@ -359,8 +360,12 @@ impl fmt::Display for Source {
                 s.path,
                 s.json.json_key
             ),
-            Source::UrlJsonPath(s) => write!(f, "{} {}", s.url, s.json.json_key),
-            Source::Prometheus(s) => write!(f, "{}: {}", s.server, s.query),
+            Source::UrlJsonPath(s) => {
+                write!(f, "{} {}", redact_userinfo(s.url.as_str()), s.json.json_key)
+            }
+            Source::Prometheus(s) => {
+                write!(f, "{}: {}", redact_userinfo(s.server.as_str()), s.query)
+            }
             Source::RequestsPerSecond(s) => match &s.target {
                 RpsTarget::Object {
                     namespace,

@@ -20,6 +20,7 @@ use crate::annotations::ANNOTATION_PREFIX;
 use crate::config::{CollectionSettings, HpaCollectors, HpaKey, build_hpa_collectors};
 use crate::events::{ConfigWarnings, EventSink, Warning, adjusted_warning, config_warning};
 use crate::poller::Poller;
+use crate::redact::shown;
 
 /// What to do after one watch event.
 // Actions live for one watch event and are consumed at once; boxing would only add allocations.
@@ -190,7 +191,7 @@ pub fn apply_actions(actions: Vec<HpaAction>, poller: &Poller, events: &dyn Even
                 adjusted,
             } => {
                 for error in &built.errors {
-                    tracing::warn!(hpa = %built.hpa, error = %error.error, "metric config error");
+                    tracing::warn!(hpa = %built.hpa, error = %shown(&error.error), "metric config error");
                 }
                 tracing::info!(hpa = %built.hpa, collectors = built.configs.len(), errors = built.errors.len(), "HPA collectors built");
                 poller.sync_hpa(built, uid, replicas);

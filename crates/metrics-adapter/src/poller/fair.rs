@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tidal_core::sync;
 
 use tokio::sync::oneshot;
 
@@ -93,7 +94,7 @@ impl FairSlots {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update below completes before anything can panic.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     fn has_room(&self, state: &State, namespace: &str) -> bool {

@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tidal_core::sync;
 
 use tidal_core::Timestamp;
 use tidal_runtime::Clock;
@@ -28,8 +29,9 @@ use tokio::time::Instant;
 use crate::collector::{CollectError, Collected, Collector, CollectorFactory};
 use crate::config::limits::MAX_TIMEOUT;
 use crate::config::{CollectorConfig, HpaCollectors, HpaKey, Source};
-use crate::events::{EventSink, REASON_COLLECTION, Warning, truncate_note};
+use crate::events::{EventSink, REASON_COLLECTION, Warning, event_note};
 use crate::metrics::Metrics;
+use crate::redact::shown;
 use crate::store::{CollectorId, MetricStore};
 
 mod fair;
@@ -126,7 +128,7 @@ impl Poller {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update leaves the maps consistent before anything can panic.
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.shared.state)
     }
 
     fn build_collector(&self, source: &Source) -> Option<Arc<dyn Collector>> {
@@ -134,7 +136,7 @@ impl Poller {
             Ok(collector) => Some(collector),
             Err(e) => {
                 // Retried at every tick; the error is recorded there.
-                tracing::warn!(source = %source, error = %e, "cannot build collector");
+                tracing::warn!(source = %source, error = %shown(&e), "cannot build collector");
                 None
             }
         }
@@ -396,9 +398,10 @@ fn record_failure(
         &config.hpa.name,
         reason,
     );
+    let error = shown(error);
     let status = &mut sub.status;
     status.last_attempt = Some(at);
-    status.last_error = Some(error.to_string());
+    status.last_error = Some(error.clone());
     status.last_error_reason = Some(reason);
     status.last_error_at = Some(at);
     status.consecutive_failures = status.consecutive_failures.saturating_add(1);
@@ -408,7 +411,7 @@ fn record_failure(
             hpa: config.hpa.clone(),
             uid,
             reason: REASON_COLLECTION,
-            note: truncate_note(format!(
+            note: event_note(format!(
                 "{} ({}): no value is served until this works: {error}",
                 config.metric,
                 config.collector_type()

@@ -25,6 +25,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
+use tidal_core::sync;
 
 use tidal_core::Timestamp;
 use tidal_core::quantity::Quantity;
@@ -316,11 +317,11 @@ impl MetricStore {
     // A panic while holding the lock cannot leave `Inner` half-updated in a way that serves
     // wrong values (each update is unlink-then-link), so a poisoned lock is still usable.
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        sync::read(&self.inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        sync::write(&self.inner)
     }
 
     /// Replaces everything `collector` produced with `samples`, each valid for `ttl` after its

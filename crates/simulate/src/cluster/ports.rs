@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tidal_cluster_autoscaler::ports::{
-    ClusterActions, ClusterError, ClusterSnapshot, ClusterSource, DisruptionBudget, Event,
-    StatusReport, WatchedCluster,
+    ClusterActions, ClusterError, ClusterPod, ClusterSnapshot, ClusterSource, DisruptionBudget,
+    Event, StatusReport, WatchedCluster,
 };
 use tidal_core::scheduling::LabelSelector;
 
@@ -51,6 +51,7 @@ impl ClusterSource for SimCluster {
             nodes: world.nodes.values().map(|n| Arc::clone(&n.node)).collect(),
             pods: world.pods.values().map(|p| Arc::clone(&p.pod)).collect(),
             pdbs: self.budgets(&world),
+            unreadable: Default::default(),
         })
     }
 }
@@ -88,6 +89,16 @@ impl ClusterActions for SimCluster {
             pod: format!("{namespace}/{name}"),
         });
         Ok(())
+    }
+
+    async fn pods_on_node(&self, node: &str) -> Result<Vec<ClusterPod>, ClusterError> {
+        let world = self.world();
+        Ok(world
+            .pods
+            .values()
+            .filter(|p| p.pod.node_name.as_deref() == Some(node))
+            .map(|p| p.pod.as_ref().clone())
+            .collect())
     }
 
     async fn mark_for_deletion(&self, node: &str) -> Result<(), ClusterError> {

@@ -325,7 +325,7 @@ impl Simulation {
                 );
             }
             // The simulated replica is always the leader.
-            Tick::NotLeader | Tick::LostLeadership => {}
+            Tick::NotLeader | Tick::LostLeadership | Tick::Overran => {}
         }
         decisions::record_notes(&mut self.recording, now, notes, counting);
     }

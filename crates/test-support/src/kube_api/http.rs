@@ -252,7 +252,13 @@ fn watch_collection(
         kind,
         api_version: kinds::api_version_of(&target.prefix).to_owned(),
     };
-    let body = Body::from_stream(watch::stream(shared.clone(), req));
+    let body = if shared.watch_is_silent(&target.resource) {
+        Body::from_stream(futures::stream::pending::<
+            Result<Bytes, std::convert::Infallible>,
+        >())
+    } else {
+        Body::from_stream(watch::stream(shared.clone(), req))
+    };
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

@@ -33,6 +33,7 @@
 //! no delete-collection, no discovery documents, no protobuf, no TLS, no HTTP/2, no other
 //! subresources (logs, exec, scale, binding).
 
+mod access;
 mod access_review;
 mod error;
 mod http;
@@ -42,9 +43,11 @@ mod selector;
 mod store;
 mod watch;
 
+pub use access::request_access;
 pub use access_review::AccessRule;
 pub use error::KubeApiError;
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,6 +76,8 @@ pub(crate) struct Shared {
     latency_micros: AtomicU64,
     closed: AtomicBool,
     bookmark_interval: Duration,
+    /// Resources (e.g. `pods`) whose watches are accepted and then never send anything.
+    silent_watches: Mutex<BTreeSet<String>>,
 }
 
 impl Shared {
@@ -98,6 +103,10 @@ impl Shared {
 
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    fn watch_is_silent(&self, resource: &str) -> bool {
+        lock(&self.silent_watches).contains(resource)
     }
 }
 
@@ -127,6 +136,7 @@ impl KubeApi {
             latency_micros: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             bookmark_interval: BOOKMARK_INTERVAL,
+            silent_watches: Mutex::default(),
         });
         let app = Router::new()
             .fallback(http::handle)
@@ -267,6 +277,13 @@ impl KubeApi {
     pub fn set_latency(&self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.shared.latency_micros.store(micros, Ordering::SeqCst);
+    }
+
+    /// From now on, watches of `resource` (e.g. `pods`) are accepted (200, headers sent) and
+    /// then never send anything: no event, no bookmark, no end at `timeoutSeconds` — a hung
+    /// watch or a half-open connection. Lists still answer.
+    pub fn silence_watches(&self, resource: &str) {
+        lock(&self.shared.silent_watches).insert(resource.to_owned());
     }
 
     /// Forgets the change history, like etcd compaction: a watch from an earlier

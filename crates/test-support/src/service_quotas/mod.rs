@@ -23,8 +23,9 @@ mod protocol;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
+use tidal_core::sync;
 
 use axum::Router;
 use tokio::sync::oneshot;
@@ -101,7 +102,7 @@ type Shared = Arc<Mutex<State>>;
 
 fn lock(state: &Shared) -> MutexGuard<'_, State> {
     // A panicking test thread poisons the lock; the data is still what the test set.
-    state.lock().unwrap_or_else(PoisonError::into_inner)
+    sync::lock(state)
 }
 
 /// The Service Quotas stand-in on 127.0.0.1; see the module doc.

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tidal_core::sync;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -48,7 +49,7 @@ impl Tracked {
 
 impl PodTracker {
     fn lock(&self) -> MutexGuard<'_, Tracked> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.inner)
     }
 
     /// Applies one watcher event (tests feed events by hand).

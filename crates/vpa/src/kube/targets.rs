@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+use tidal_core::sync;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -55,7 +56,7 @@ impl KubeTargets {
 
     fn cached(&self, key: &CacheKey) -> Option<Result<LabelSelector, String>> {
         let now = self.clock.now();
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = sync::lock(&self.cache);
         let (at, answer) = cache.get(key)?;
         let ttl = if answer.is_ok() {
             self.ttl
@@ -67,7 +68,7 @@ impl KubeTargets {
 
     fn remember(&self, key: CacheKey, answer: Result<LabelSelector, String>) {
         let now = self.clock.now();
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = sync::lock(&self.cache);
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod node_template;
+mod races;
 mod scale_down;
 mod scale_up;
 
@@ -17,8 +18,10 @@ use crate::config::AutoscalerConfig;
 use crate::controller::DryRun;
 use crate::node_pool::NodePools;
 use crate::outcome::{LoopOutcome, ScaleUp};
-use crate::ports::{ClusterSnapshot, Event, EventReason, NodeGroup, NodeGroupId, NodeTemplate};
-use crate::testing::{FakeCloud, FakeCluster, instance_types, node};
+use crate::ports::{
+    ClusterPod, ClusterSnapshot, Event, EventReason, NodeGroup, NodeGroupId, NodeTemplate,
+};
+use crate::testing::{FakeCloud, FakeCluster, bound_pod, instance, instance_types, node};
 
 const GIB: i64 = 1 << 30;
 const ZONE_A: &str = "eu-central-1a";
@@ -188,4 +191,34 @@ fn scale_up_of<'a>(out: &'a LoopOutcome, pool: &str) -> &'a ScaleUp {
 
 fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
+}
+
+/// One pool `default` of m5.xlarge, at most 30 nodes.
+const POOL: &str = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
+
+/// A world with one group of `n` nodes (4 CPUs, 16 GiB each): `node-0` … `node-{n-1}`.
+fn cluster_of(n: u32, min: u32, config: AutoscalerConfig) -> World {
+    let mut g = group_with("default", ZONE_A, min, 30);
+    g.desired = n;
+    g.instances = (0..n).map(|i| instance(&format!("i-{i}"), at(0))).collect();
+    let w = World::new(POOL, vec![g], config);
+    w.cluster.update(|s| {
+        for i in 0..n {
+            s.nodes.push(node(
+                &format!("node-{i}"),
+                &format!("i-{i}"),
+                ZONE_A,
+                4000,
+                16,
+            ));
+        }
+    });
+    w
+}
+
+/// Binds a pod to a node, adjusted by `f`.
+fn bind(w: &World, name: &str, node: &str, cpu_millis: i64, f: impl FnOnce(&mut ClusterPod)) {
+    let mut pod = (*bound_pod(name, node, cpu_millis, 1)).clone();
+    f(&mut pod);
+    w.cluster.update(|s| s.pods.push(arc(pod)));
 }

@@ -1,37 +1,8 @@
 use super::*;
 use crate::outcome::{ScaleDownSkip, ScaleDownStep};
-use crate::ports::{ClusterPod, EventReason, InstanceState, TO_BE_DELETED_TAINT};
-use crate::testing::{CloudCall, ClusterCall, bound_pod, instance};
+use crate::ports::{EventReason, InstanceState, TO_BE_DELETED_TAINT};
+use crate::testing::{CloudCall, ClusterCall};
 use tidal_core::scheduling::{Taint, TaintEffect};
-
-const POOL: &str = "node_pools:\n- name: default\n  instance_types: [m5.xlarge]\n  max_size: 30\n";
-
-/// A world with one group of `n` nodes (4 CPUs, 16 GiB each): `node-0` … `node-{n-1}`.
-fn cluster_of(n: u32, min: u32, config: AutoscalerConfig) -> World {
-    let mut g = group_with("default", ZONE_A, min, 30);
-    g.desired = n;
-    g.instances = (0..n).map(|i| instance(&format!("i-{i}"), at(0))).collect();
-    let w = World::new(POOL, vec![g], config);
-    w.cluster.update(|s| {
-        for i in 0..n {
-            s.nodes.push(node(
-                &format!("node-{i}"),
-                &format!("i-{i}"),
-                ZONE_A,
-                4000,
-                16,
-            ));
-        }
-    });
-    w
-}
-
-/// Binds a pod to a node, adjusted by `f`.
-fn bind(w: &World, name: &str, node: &str, cpu_millis: i64, f: impl FnOnce(&mut ClusterPod)) {
-    let mut pod = (*bound_pod(name, node, cpu_millis, 1)).clone();
-    f(&mut pod);
-    w.cluster.update(|s| s.pods.push(arc(pod)));
-}
 
 /// node-0 and node-1 busy (3 CPUs of 4), node-2 light (1 CPU, movable).
 fn busy_and_light(config: AutoscalerConfig) -> World {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
+use tidal_core::sync;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -111,10 +112,7 @@ impl ClusterView for KubeClusterView {
     ) -> BoxFuture<'a, Result<Selector, ClusterError>> {
         Box::pin(async move {
             let key = (namespace.to_string(), target.clone());
-            let cached = self
-                .selectors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+            let cached = sync::lock(&self.selectors)
                 .get(&key)
                 .filter(|(_, at)| at.elapsed() < SELECTOR_CACHE_TTL)
                 .map(|(s, _)| s.clone());
@@ -122,9 +120,7 @@ impl ClusterView for KubeClusterView {
                 return Ok(selector);
             }
             let selector = self.fetch_selector(namespace, target).await?;
-            self.selectors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+            sync::lock(&self.selectors)
                 .insert(key, (selector.clone(), tokio::time::Instant::now()));
             Ok(selector)
         })

@@ -49,8 +49,9 @@ impl Collector for FakeCollector {
             let behaviour = *b.behaviour.lock().unwrap();
             let result = match behaviour {
                 Behaviour::Value(v) => Ok(Collected::Value(v)),
+                // Credentials in the server URL must never reach a status, log or Event.
                 Behaviour::Fail => Err(CollectError::EmptyResult {
-                    server: "http://prom".into(),
+                    server: "http://user:secret@prom".into(),
                     query: "q".into(),
                 }),
                 Behaviour::Slow(delay, v) => {
@@ -329,7 +330,12 @@ async fn a_failing_collector_leaves_no_value_and_warns_once() {
         "no value for a failed collection"
     );
     let status = h.poller.status(&id).unwrap();
-    assert!(status.last_error.unwrap().contains("returned no data"));
+    let last_error = status.last_error.unwrap();
+    assert!(last_error.contains("returned no data"), "{last_error}");
+    assert!(
+        last_error.contains("http://***@prom") && !last_error.contains("secret"),
+        "{last_error}"
+    );
     assert_eq!(status.consecutive_failures, 3);
     assert_eq!(
         h.metrics
@@ -343,6 +349,7 @@ async fn a_failing_collector_leaves_no_value_and_warns_once() {
         "one warning per failure streak: {events:?}"
     );
     assert_eq!(events[0].uid.as_deref(), Some("uid-a"));
+    assert!(!events[0].note.contains("secret"), "{}", events[0].note);
     assert!(events[0].note.contains("returned no data"));
 
     // Recovery writes a value; a later failure writes nothing, so the value only ages.
