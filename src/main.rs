@@ -48,7 +48,8 @@ async fn main() -> anyhow::Result<()> {
     };
     telemetry::init(cli.log_format, level)?;
     match cli.command {
-        Command::Simulate(args) => tidal_simulate::run(*args).await,
+        // Prints its own errors (once, no backtrace) and exits with its own code.
+        Command::Simulate(args) => std::process::exit(tidal_simulate::cli::main(*args).await),
         Command::ClusterAutoscaler(args) => tidal_cluster_autoscaler::cli::run(*args).await,
         Command::MetricsAdapter(args) => tidal_metrics_adapter::app::run(*args).await,
         Command::Vpa(args) => tidal_vpa::cli::run(*args).await,

@@ -25,6 +25,50 @@ pub struct Args {
     /// Simulate only this much of the scenario (e.g. `2h`), for a quick look.
     #[arg(long, value_parser = humantime::parse_duration, env = "TIDAL_SIMULATE_DURATION")]
     pub duration: Option<Duration>,
+    /// Fail (non-zero exit, after writing the outputs) when any demand went unmet: pods that
+    /// never scheduled, or an HPA that wanted more than its max_replicas.
+    #[arg(long, env = "TIDAL_SIMULATE_STRICT")]
+    pub strict: bool,
+}
+
+/// Exit code of a run that finished but left demand unmet under `--strict`.
+pub const EXIT_UNMET_DEMAND: i32 = 3;
+
+/// `--strict` and the run left demand unmet (the outputs are written).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--strict: demand went unmet ({pods} pods never scheduled, {hpas} HPAs wanted more than \
+     max_replicas); see the summary above and {summary}"
+)]
+pub struct UnmetDemandError {
+    /// Pods that never scheduled.
+    pub pods: usize,
+    /// HPAs held below their own recommendation.
+    pub hpas: usize,
+    /// The written summary.
+    pub summary: String,
+}
+
+/// `tidal simulate` as the binary runs it; returns the process exit code: 0 done, 1 an error
+/// (printed once, as one message: scenario mistakes are the user's input, not a crash, so
+/// never with a backtrace), [`EXIT_UNMET_DEMAND`] for unmet demand under `--strict`.
+pub async fn main(args: Args) -> i32 {
+    match run(args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", error_text(&e));
+            if e.is::<UnmetDemandError>() {
+                EXIT_UNMET_DEMAND
+            } else {
+                1
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line, without a backtrace.
+pub fn error_text(e: &anyhow::Error) -> String {
+    format!("{e:#}")
 }
 
 /// Runs the simulation the arguments describe, writes the outputs and prints a summary.
@@ -51,6 +95,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let result = Simulation::new(scenario)?.run(&progress).await?;
     write_outputs(&out, &result)?;
     print!("{}", describe(&result.summary, &out));
+    let unmet = &result.summary.unmet_demand;
+    if args.strict && !unmet.is_empty() {
+        return Err(UnmetDemandError {
+            pods: unmet.unscheduled_pods(),
+            hpas: unmet
+                .hpas_at_max
+                .iter()
+                .filter(|h| h.hours_above_max > 0.0)
+                .count(),
+            summary: out.join("summary.json").display().to_string(),
+        }
+        .into());
+    }
     Ok(())
 }
 
@@ -102,7 +159,7 @@ pub fn describe(s: &Summary, out: &Path) -> String {
          \x20 pod wait      p50 {p50:.0} s, p95 {p95:.0} s, max {pmax:.0} s ({pods} pods)\n\
          \x20 autoscaler    {ups} scale-ups, {downs} nodes removed, {failed} failed scale-ups, {fb} fallbacks\n\
          \x20 spot          {spot} instances reclaimed\n\
-         Report: {report}\n",
+         {unmet}Report: {report}\n",
         scenario = s.scenario,
         hours = s.duration_hours,
         wall = s.wall_time_seconds,
@@ -123,6 +180,7 @@ pub fn describe(s: &Summary, out: &Path) -> String {
         failed = s.counters.failed_scale_ups,
         fb = s.counters.fallbacks,
         spot = s.counters.spot_interruptions,
+        unmet = s.unmet_demand.describe(),
         report = out.join("report.html").display(),
     )
 }

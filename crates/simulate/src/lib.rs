@@ -23,6 +23,7 @@ pub mod report;
 pub mod scenario;
 pub mod scheduler;
 pub mod summary;
+pub mod unmet;
 pub mod vpa;
 pub mod workloads;
 

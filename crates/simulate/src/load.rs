@@ -87,7 +87,7 @@ pub enum LoadError {
         peak: f64,
     },
     /// The CSV file cannot be read.
-    #[error("cannot read load series {path}")]
+    #[error("cannot read load series {path}: {source}")]
     CsvRead {
         /// The file.
         path: PathBuf,

@@ -25,6 +25,9 @@ pub struct TimelineRow {
     pub replicas: Vec<u32>,
     /// Desired replicas per workload (what the HPA asked for).
     pub desired: Vec<u32>,
+    /// The HPA's own recommendation per workload before rate limits and its min/max bounds
+    /// (equal to `desired` without an HPA).
+    pub desired_unclamped: Vec<u32>,
     /// Load per workload.
     pub load: Vec<f64>,
     /// CPU requested by workload pods (bound and pending), cores.
@@ -171,7 +174,10 @@ impl Recording {
         out.push_str(",nodes_total,instances,pending_pods");
         for w in &self.workloads {
             let w = csv_name(w);
-            let _ = write!(out, ",replicas_{w},desired_{w},load_{w}");
+            let _ = write!(
+                out,
+                ",replicas_{w},desired_{w},load_{w},desired_unclamped_{w}"
+            );
         }
         out.push_str(
             ",requested_cpu_cores,allocatable_cpu_cores,requested_memory_gib,allocatable_memory_gib,\
@@ -189,6 +195,7 @@ impl Recording {
                 let get = |v: &Vec<u32>| v.get(i).copied().unwrap_or(0);
                 let load = r.load.get(i).copied().unwrap_or(0.0);
                 let _ = write!(out, ",{},{},{load:.3}", get(&r.replicas), get(&r.desired));
+                let _ = write!(out, ",{}", get(&r.desired_unclamped));
             }
             let _ = writeln!(
                 out,
@@ -247,6 +254,7 @@ mod tests {
                 pending_pods: 1,
                 replicas: vec![7],
                 desired: vec![8],
+                desired_unclamped: vec![9],
                 load: vec![100.0],
                 requested_cpu: 1.0,
                 allocatable_cpu: 2.0,
@@ -265,5 +273,7 @@ mod tests {
         assert_eq!(header[2], "nodes_default");
         assert_eq!(row[4], "5", "nodes_total");
         assert_eq!(row[7], "7", "replicas_web");
+        assert_eq!(header[10], "desired_unclamped_web");
+        assert_eq!(row[10], "9", "desired_unclamped_web");
     }
 }

@@ -9,11 +9,13 @@
 //!   daemonset requests every node carries. It ignores selectors, taints and packing, so no
 //!   real run can go below it; the gap to `node_hours` is the price of boot time, headroom,
 //!   scale-down delay and fragmentation.
-//! - `cost`: USD, from the price table in `prices.rs` (approximate eu-central-1 list prices,
-//!   spot at a fixed discount).
-//! - `pending_pod_seconds_*`: per workload pod created in the recorded period, the time from
-//!   creation to binding; pods still pending at the end count with the time they waited so far;
-//!   pods deleted while pending (scaled away) are not counted. DaemonSet pods are left out.
+//! - `cost`: USD, from the scenario's prices (`prices.rs`: approximate list prices of its
+//!   region or the scenario's `prices:` overrides, spot at a fixed discount).
+//! - `pending_pod_seconds_*`: per workload pod bound in the recorded period or still pending at
+//!   its end, whenever it was created (a pod the warm-up left pending counts in full), the time
+//!   from creation to binding; pods still pending at the end count with the time they waited so
+//!   far; pods deleted while pending (scaled away) are not counted. DaemonSet pods are left out.
+//! - `unmet_demand`: see [`crate::unmet`].
 //! - `scale_ups`: applied desired-capacity raises; `scale_downs`: nodes terminated by
 //!   scale-down; `failed_scale_ups`: failures the autoscaler detected; `fallbacks`: pods sent
 //!   to another group in the loop that found their group failed.
@@ -24,6 +26,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::record::{Counters, Recording};
+use crate::unmet::UnmetDemand;
 
 /// The summary of one run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -60,6 +63,8 @@ pub struct Summary {
     pub nodes_at_lowest_load: u32,
     /// Registered nodes at the tick with the most load.
     pub nodes_at_highest_load: u32,
+    /// Pods that never scheduled and HPAs held at their maximum.
+    pub unmet_demand: UnmetDemand,
     /// Counters of autoscaler and cloud activity (serialized in place, as top-level fields).
     #[serde(flatten)]
     pub counters: Counters,
@@ -86,6 +91,8 @@ pub struct RunFacts {
     pub waits: Vec<f64>,
     /// Waits so far of pods still pending at the end, seconds.
     pub still_pending: Vec<f64>,
+    /// Demand the run did not meet.
+    pub unmet: UnmetDemand,
     /// Wall-clock seconds.
     pub wall_time_seconds: f64,
 }
@@ -138,6 +145,7 @@ impl Summary {
             nodes_max: rec.timeline.iter().map(nodes).max().unwrap_or(0),
             nodes_at_lowest_load: lowest.map_or(0, nodes),
             nodes_at_highest_load: highest.map_or(0, nodes),
+            unmet_demand: facts.unmet,
             counters: rec.counters.clone(),
             wall_time_seconds: round(facts.wall_time_seconds, 3),
         }

@@ -8,22 +8,7 @@ use std::path::Path;
 use tidal_simulate::Scenario;
 use tidal_simulate::scenario::ScenarioError;
 
-fn error(text: &str) -> String {
-    Scenario::from_yaml(text, "bad.yaml", Path::new("."))
-        .map(|_| ())
-        .unwrap_err()
-        .to_string()
-}
-
-/// SMALL with `from` replaced by `to` (exactly once).
-fn small_with(from: &str, to: &str) -> String {
-    assert_eq!(
-        common::SMALL.matches(from).count(),
-        1,
-        "{from:?} must occur once"
-    );
-    common::SMALL.replacen(from, to, 1)
-}
+use common::{error, small_with};
 
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap() + 1
@@ -171,4 +156,91 @@ fn a_cpu_hpa_cannot_have_min_replicas_zero() {
     let err = error(&text);
     assert!(err.contains("workloads[0].hpa"), "{err}");
     assert!(err.contains("Object or External"), "{err}");
+}
+
+#[test]
+fn a_workload_too_big_for_every_pool_names_the_resource_and_the_biggest_pool() {
+    let text = small_with("{cpu: \"1\", memory: 2Gi}", "{cpu: \"1\", memory: 96Gi}");
+    let err = error(&text);
+    let line = line_of(&text, "96Gi");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("workloads[1].requests.memory"), "{err}");
+    assert!(err.contains("memory") && err.contains("96.0 GiB"), "{err}");
+    // m6i.xlarge and m5.xlarge both have 16 GiB; the first of equals is named.
+    assert!(err.contains("pool \"default\" (m6i.xlarge)"), "{err}");
+    let text = small_with("{cpu: \"1\", memory: 2Gi}", "{cpu: \"6\", memory: 2Gi}");
+    let err = error(&text);
+    assert!(err.contains("workloads[1].requests.cpu"), "{err}");
+    assert!(err.contains("6 CPU"), "{err}");
+}
+
+#[test]
+fn a_node_selector_no_pool_matches_is_rejected_with_each_pools_reason() {
+    let text = small_with(
+        "- name: worker\n  replicas: 3\n",
+        "- name: worker\n  replicas: 3\n  node_selector: {node-role: batch}\n",
+    );
+    let err = error(&text);
+    let line = line_of(&text, "node-role: batch");
+    assert!(err.starts_with(&format!("bad.yaml:{line}:")), "{err}");
+    assert!(err.contains("workloads[1].node_selector"), "{err}");
+    assert!(
+        err.contains("pool \"default\": node selector node-role"),
+        "{err}"
+    );
+    assert!(err.contains("pool \"fallback\""), "{err}");
+    // A zone every pool has in the scenario is fine.
+    let text = small_with(
+        "- name: worker\n  replicas: 3\n",
+        "- name: worker\n  replicas: 3\n  node_selector: {topology.kubernetes.io/zone: eu-central-1b}\n",
+    );
+    Scenario::from_yaml(&text, "ok.yaml", Path::new(".")).unwrap();
+}
+
+#[test]
+fn failures_must_name_a_type_and_zone_some_pool_uses() {
+    let failure = |t: &str, z: &str| {
+        format!(
+            "{}failures:\n- {{kind: capacity, instance_type: {t}, zone: {z}, from: 1h, until: 2h}}\n",
+            common::SMALL
+        )
+    };
+    let err = error(&failure("c6i.xlarge", "eu-central-1a"));
+    assert!(err.contains("failures[0].instance_type"), "{err}");
+    assert!(
+        err.contains("no node pool uses instance type \"c6i.xlarge\""),
+        "{err}"
+    );
+    assert!(err.contains("m5.xlarge, m6i.xlarge"), "{err}");
+    let pinned = failure("m5.xlarge", "eu-central-1b").replace(
+        "  max_size: 20\n  priority: -10",
+        "  max_size: 20\n  priority: -10\n  zones: [eu-central-1a]",
+    );
+    let err = error(&pinned);
+    assert!(err.contains("failures[0].zone"), "{err}");
+    assert!(
+        err.contains("no node pool runs m5.xlarge in zone \"eu-central-1b\""),
+        "{err}"
+    );
+    Scenario::from_yaml(&failure("m5.xlarge", "eu-central-1b"), "ok", Path::new(".")).unwrap();
+}
+
+#[test]
+fn zones_must_be_in_the_region() {
+    let text = small_with(
+        "zones: [eu-central-1a, eu-central-1b]",
+        "zones: [eu-central-1a, eu-west-1b]",
+    );
+    let err = error(&text);
+    assert!(err.starts_with("bad.yaml:7:"), "{err}");
+    assert!(err.contains("zones[1]"), "{err}");
+    assert!(
+        err.contains("\"eu-west-1b\" is not in the scenario's region \"eu-central-1\""),
+        "{err}"
+    );
+    let text = small_with(
+        "zones: [eu-central-1a, eu-central-1b]",
+        "region: us-west-2\nzones: [us-west-2a, us-west-2-lax-1a]",
+    );
+    Scenario::from_yaml(&text, "ok", Path::new(".")).unwrap();
 }

@@ -22,7 +22,7 @@ use tidal_cluster_autoscaler::ports::{
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
 
-use crate::{instances, prices};
+use crate::instances;
 
 /// Timing of the simulated cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct AsgSpec {
     pub instance_types: Vec<String>,
     /// Spot instances.
     pub spot: bool,
+    /// What each instance type costs per hour in this group (spot discount applied).
+    pub usd_per_hour: BTreeMap<String, f64>,
 }
 
 /// A window in which the cloud has no capacity of one instance type in one zone.
@@ -459,7 +461,13 @@ impl Asg {
         billing: &mut Billing,
         next_seq: &mut u64,
     ) {
-        let usd_per_hour = prices::usd_per_hour(instance_type, self.spec.spot).unwrap_or(0.0);
+        // Every pool type is priced at load time; an unpriced one cannot reach here.
+        let usd_per_hour = self
+            .spec
+            .usd_per_hour
+            .get(instance_type)
+            .copied()
+            .unwrap_or(0.0);
         for _ in 0..count {
             billing.add(usd_per_hour);
             let seq = *next_seq;

@@ -133,9 +133,10 @@ pub struct ClusterWorld {
     pub status: Option<StatusReport>,
     /// Workload pods created, bound or deleted since the workloads last looked.
     pub pod_changes: Vec<(usize, u64)>,
-    /// Wait times (creation to binding) of workload pods, in seconds, from `record_from` on.
+    /// Wait times (creation to binding) of workload pods bound from `record_from` on, in
+    /// seconds, whenever they were created (a pod left pending by the warm-up counts in full).
     pub pending_waits: Vec<f64>,
-    /// Pods created before this instant are not counted in `pending_waits` (warm-up).
+    /// Pods bound before this instant are not counted in `pending_waits` (warm-up).
     pub record_from: Timestamp,
     next_uid: u64,
 }
@@ -333,7 +334,7 @@ impl ClusterWorld {
         pod.unschedulable_since = None;
         if let Owner::Workload(w) = record.owner {
             self.pod_changes.push((w, uid));
-            if pod.created_at >= self.record_from {
+            if now >= self.record_from {
                 self.pending_waits
                     .push(now.since(pod.created_at).as_secs_f64());
             }

@@ -35,6 +35,7 @@ use crate::record::{DecisionKind, Recording, TimelineRow, clock, offset_secs};
 use crate::scenario::{Failure, SIM_EPOCH, Scenario};
 use crate::scheduler::SimScheduler;
 use crate::summary::{RunFacts, Summary};
+use crate::unmet::{self, UnmetDemand, Verdicts};
 use crate::workloads::Deployments;
 use nodes::NodeFactory;
 
@@ -97,6 +98,8 @@ pub struct Simulation {
     autoscaler_errors: u64,
     started: Instant,
     last_no_scale_up: String,
+    /// The autoscaler's latest verdicts on pods it cannot help.
+    verdicts: Verdicts,
 }
 
 impl Simulation {
@@ -153,6 +156,7 @@ impl Simulation {
             autoscaler_errors: 0,
             started: Instant::now(),
             last_no_scale_up: String::new(),
+            verdicts: Verdicts::default(),
             scenario,
             controller,
             registry,
@@ -310,6 +314,7 @@ impl Simulation {
                     counting,
                     &mut self.last_no_scale_up,
                 );
+                self.verdicts.update(outcome.no_scale_up);
             }
             Tick::Failed(e) => {
                 self.autoscaler_errors += 1;
@@ -356,6 +361,9 @@ impl Simulation {
             desired: (0..workloads.len())
                 .map(|i| self.deployments.desired(i))
                 .collect(),
+            desired_unclamped: (0..workloads.len())
+                .map(|i| self.deployments.desired_unclamped(i))
+                .collect(),
             load: workloads.iter().map(|w| w.load.at(offset)).collect(),
             requested_cpu: t.requested.cpu_millis as f64 / 1000.0,
             allocatable_cpu: t.allocatable.cpu_millis as f64 / 1000.0,
@@ -376,9 +384,19 @@ impl Simulation {
             .pending
             .iter()
             .filter_map(|uid| world.pods.get(uid))
-            .filter(|p| matches!(p.owner, Owner::Workload(_)) && p.pod.created_at >= SIM_EPOCH)
+            .filter(|p| matches!(p.owner, Owner::Workload(_)))
             .map(|p| end.since(p.pod.created_at).as_secs_f64())
             .collect();
+        let workloads = &self.scenario.workloads;
+        let patience = self.scenario.autoscaler.max_node_provision_time;
+        let unmet = UnmetDemand {
+            unscheduled: self.verdicts.unscheduled(&world, workloads, end, patience),
+            hpas_at_max: unmet::hpas_at_max(
+                workloads,
+                &self.recording.timeline,
+                self.scenario.tick.as_secs_f64() / 3600.0,
+            ),
+        };
         let billing = self.cloud().billing();
         let at_epoch = self.billing_at_epoch.unwrap_or_default();
         let facts = RunFacts {
@@ -390,6 +408,7 @@ impl Simulation {
             cost: billing.cost_usd - at_epoch.cost_usd,
             waits: world.pending_waits.clone(),
             still_pending,
+            unmet,
             wall_time_seconds: self.started.elapsed().as_secs_f64(),
         };
         let summary = Summary::compute(&self.recording, facts);

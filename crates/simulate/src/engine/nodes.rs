@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use tidal_cluster_autoscaler::config::TemplateSettings;
 use tidal_cluster_autoscaler::node_pool::NodePool;
 use tidal_cluster_autoscaler::ports::NodeGroupId;
-use tidal_core::instance::{InstanceType, TemplateSpec, template_node};
 use tidal_core::resources::Resources;
 use tidal_core::scheduling::NodeSpec;
 
@@ -79,6 +78,11 @@ impl NodeFactory {
                     max_size,
                     instance_types: pool.instance_types.clone(),
                     spot: pool.spot,
+                    usd_per_hour: pool
+                        .instance_types
+                        .iter()
+                        .filter_map(|t| Some((t.clone(), scenario.prices.hourly(t, pool.spot)?)))
+                        .collect(),
                 });
             }
         }
@@ -140,27 +144,12 @@ impl NodeFactory {
         name: &str,
         types: &[String],
     ) -> Result<NodeSpec, SimError> {
-        let err = |message: String| SimError::Node {
-            pool: pool.name.clone(),
-            message,
-        };
-        let instance_types = types
-            .iter()
-            .map(|t| {
-                instances::instance_type(t)
-                    .ok_or_else(|| err(format!("no data for instance type {t}")))
-            })
-            .collect::<Result<Vec<InstanceType>, _>>()?;
-        let spec = TemplateSpec {
-            name: name.to_owned(),
-            instance_types,
-            labels: pool.labels.clone(),
-            taints: pool.taints.clone(),
-            zone: zone.to_owned(),
-            region: self.region.clone(),
-            max_pods: self.settings.max_pods,
-        };
-        template_node(&spec, &self.settings.reserved).map_err(|e| err(e.to_string()))
+        instances::pool_node(pool, zone, name, types, &self.region, &self.settings).map_err(
+            |message| SimError::Node {
+                pool: pool.name.clone(),
+                message,
+            },
+        )
     }
 
     /// Fractional nodes `requested` needs at least (see `summary.rs` for the definition).

@@ -3,6 +3,7 @@
 //! decision log.
 
 pub mod svg;
+mod unmet;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -49,6 +50,7 @@ pub fn render(rec: &Recording, summary: &Summary, status: Option<&StatusReport>)
         tick = summary.tick_seconds,
     );
     figures(&mut out, summary);
+    unmet::section(&mut out, rec, summary, &rows, &xs);
     cluster_charts(&mut out, rec, &rows, &xs);
     out.push_str("<h2>Replicas vs load</h2>");
     for (i, w) in rec.workloads.iter().enumerate() {
@@ -248,6 +250,7 @@ mod tests {
             pending_pods: pending,
             replicas: vec![2],
             desired: vec![2],
+            desired_unclamped: vec![2],
             load: vec![1.0],
             requested_cpu: 1.0,
             allocatable_cpu: 2.0,

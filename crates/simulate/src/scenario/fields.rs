@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use tidal_core::quantity::QuantityError;
 
 /// A duration written the human way: `90s`, `10m`, `1h 30m`, `24h`; at most
 /// [`MAX_DURATION`].
@@ -68,17 +69,25 @@ pub struct CpuQuantity(pub i64);
 impl<'de> Deserialize<'de> for CpuQuantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = quantity_text(d)?;
+        if has_memory_unit(&text) {
+            return Err(de::Error::custom(format!(
+                "`{text}` has a memory unit; expected {CPU_FORMAT}"
+            )));
+        }
         match tidal_core::quantity::parse_cpu_millis(&text) {
-            Ok(m) if m >= 0 => Ok(CpuQuantity(m)),
-            Ok(_) => Err(de::Error::custom(format!(
-                "cpu `{text}` must not be negative"
+            Ok(m) => Ok(CpuQuantity(m)),
+            Err(QuantityError::Negative { .. }) => Err(de::Error::custom(format!(
+                "`{text}` is negative; expected {CPU_FORMAT}"
             ))),
-            Err(e) => Err(de::Error::custom(format!(
-                "invalid cpu quantity `{text}`: {e}"
-            ))),
+            Err(_) => Err(de::Error::custom(format!("`{text}` is not {CPU_FORMAT}"))),
         }
     }
 }
+
+/// How to write a CPU amount.
+const CPU_FORMAT: &str = "CPU as cores or millicores, e.g. 2 or 500m";
+/// How to write a memory amount.
+const MEMORY_FORMAT: &str = "memory as bytes with a unit, e.g. 512Mi or 2Gi";
 
 /// A memory amount as a Kubernetes quantity string (`512Mi`, `2Gi`), kept in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,12 +97,12 @@ impl<'de> Deserialize<'de> for MemoryQuantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = quantity_text(d)?;
         match tidal_core::quantity::parse_bytes(&text) {
-            Ok(b) if b >= 0 => Ok(MemoryQuantity(b)),
-            Ok(_) => Err(de::Error::custom(format!(
-                "memory `{text}` must not be negative"
+            Ok(b) => Ok(MemoryQuantity(b)),
+            Err(QuantityError::Negative { .. }) => Err(de::Error::custom(format!(
+                "`{text}` is negative; expected {MEMORY_FORMAT}"
             ))),
-            Err(e) => Err(de::Error::custom(format!(
-                "invalid memory quantity `{text}`: {e}"
+            Err(_) => Err(de::Error::custom(format!(
+                "`{text}` is not {MEMORY_FORMAT}"
             ))),
         }
     }
@@ -105,16 +114,26 @@ pub struct CpuAmount(pub f64);
 
 impl<'de> Deserialize<'de> for CpuAmount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let q = tidal_core::quantity::Quantity::deserialize(d)?;
-        let cores = q.as_f64();
-        if cores.is_finite() && cores >= 0.0 {
-            Ok(CpuAmount(cores))
-        } else {
-            Err(de::Error::custom(format!(
-                "cpu amount {q} must not be negative"
-            )))
+        let text = quantity_text(d)?;
+        match text.parse::<tidal_core::quantity::Quantity>() {
+            Ok(q) if !has_memory_unit(&text) && q.as_f64().is_finite() && q.as_f64() >= 0.0 => {
+                Ok(CpuAmount(q.as_f64()))
+            }
+            _ => Err(de::Error::custom(format!(
+                "`{text}` is not CPU as cores, millicores or microcores (not negative), e.g. 2, 10m \
+                 or 500u"
+            ))),
         }
     }
+}
+
+/// Whether a quantity ends in a binary (memory) suffix such as `Mi` or `Gi`: valid Kubernetes
+/// syntax, but never meant for CPU.
+fn has_memory_unit(text: &str) -> bool {
+    let t = text.trim();
+    t.strip_suffix('i')
+        .and_then(|rest| rest.chars().last())
+        .is_some_and(|c| "KMGTPE".contains(c))
 }
 
 /// Quantities may be written as YAML numbers (`cpu: 2`) or strings (`cpu: 500m`).
@@ -158,7 +177,23 @@ mod tests {
         assert_eq!(c.0, 2000);
         let m: MemoryQuantity = serde_yaml_ng::from_str("1Gi").unwrap();
         assert_eq!(m.0, 1 << 30);
-        assert!(serde_yaml_ng::from_str::<CpuQuantity>("lots").is_err());
+        let err = serde_yaml_ng::from_str::<CpuQuantity>("lots").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cores or millicores, e.g. 2 or 500m"),
+            "{err}"
+        );
+        let err = serde_yaml_ng::from_str::<CpuQuantity>("-1").unwrap_err();
+        assert!(err.to_string().contains("is negative"), "{err}");
+        assert!(
+            !err.to_string().contains("Mi"),
+            "no memory units for CPU: {err}"
+        );
+        let err = serde_yaml_ng::from_str::<CpuQuantity>("2Gi").unwrap_err();
+        assert!(err.to_string().contains("has a memory unit"), "{err}");
+        assert!(serde_yaml_ng::from_str::<CpuAmount>("1Mi").is_err());
+        let err = serde_yaml_ng::from_str::<MemoryQuantity>("1 GB").unwrap_err();
+        assert!(err.to_string().contains("e.g. 512Mi or 2Gi"), "{err}");
         let a: CpuAmount = serde_yaml_ng::from_str("500u").unwrap();
         assert!((a.0 - 0.0005).abs() < 1e-12);
         assert!(serde_yaml_ng::from_str::<HumanDuration>("soon").is_err());

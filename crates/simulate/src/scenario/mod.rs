@@ -6,65 +6,16 @@
 //! [`SIM_EPOCH`] (midnight), so offsets like `from: 7h` and `peak_at: "19:00"` agree.
 //! The built-in default (an online shop's day) is `default_scenario.yaml`.
 //!
-//! Every field, with its default (durations like `90s`, `1h30m`; quantities like `500m`, `2Gi`):
-//!
-//! ```yaml
-//! name: my scenario              # title in the report (default: the file name)
-//! duration: 24h                  # recorded span from 00:00
-//! tick: 10s                      # one timeline row per tick
-//! warmup: 30m                    # unrecorded settling time before 00:00
-//! seed: 1                        # spot victims and the random expander
-//! region: eu-central-1
-//! zones: [eu-central-1a, eu-central-1b, eu-central-1c]
-//! cloud: {boot_time: 90s, failure_detection_delay: 30s, launch_retry_interval: 60s}
-//! node_pools: [...]              # the cluster autoscaler's node-pool format (required)
-//! autoscaler:                    # optional overrides of the autoscaler's defaults
-//!   scan_interval: 10s
-//!   scale_down_utilization_threshold: 0.5
-//!   scale_down_unneeded_time: 10m
-//!   scale_down_delay_after_add: 10m
-//!   max_node_provision_time: 7m
-//!   max_scale_down_parallelism: 10
-//!   max_drain_time: 10m
-//!   scale_down_enabled: true
-//!   expanders: [priority, least_waste]   # or random
-//!   cluster_node_limit: 1000
-//!   max_pods: 110
-//!   backoff_initial: 5m
-//!   backoff_max: 30m
-//!   backoff_reset_after: 3h
-//! daemonsets:                    # one pod per node; tolerate every taint unless told otherwise
-//! - {name: agent, namespace: kube-system, requests: {cpu: 100m, memory: 128Mi},
-//!    tolerations: [...], node_selector: {...}}
-//! workloads:                     # Deployments (required, at least one)
-//! - name: web
-//!   namespace: default
-//!   replicas: 10                 # at the start
-//!   min_replicas: 2              # default 1 with an HPA, else replicas
-//!   max_replicas: 100            # required with an HPA
-//!   requests: {cpu: 500m, memory: 1Gi}
-//!   node_selector: {key: value}
-//!   tolerations: [{key: k, operator: Equal, value: v, effect: NoSchedule}]
-//!   hpa:
-//!     target_cpu_utilization: 70 # percent of the CPU request
-//!     behavior: {...}            # autoscaling/v2 behavior, Kubernetes field names
-//!   load:                        # exactly one of:
-//!     constant: 100
-//!     # steps: [{at: 0s, value: 10}, {at: 2h, value: 50}]
-//!     # daily_sine: {trough: 100, peak: 1000, peak_at: "19:00", trough_at: "04:00"}
-//!     # csv: {path: traffic.csv}  # rows `seconds,value`, relative to the scenario file
-//!   cpu_per_unit: 10m            # CPU per unit of load, spread over the Ready pods
-//!   idle_cpu: 0                  # CPU of a Ready pod at zero load
-//!   startup: 30s                 # from binding to Ready
-//!   pdb: {min_available: 2}      # a PodDisruptionBudget
-//!   zone_spread: {max_skew: 1}   # topology spread over zones (DoNotSchedule)
-//! failures:
-//! - {kind: capacity, instance_type: m6i.2xlarge, zone: eu-central-1a, from: 15h, until: 16h}
-//! - {kind: spot_interruption, pool: spot, at: 20h, count: 5}
-//! ```
+//! Every field, with its type, unit, default and an example, is in `docs/simulate.md` (a test,
+//! `tests/docs_reference.rs`, asks the loader for every field it accepts and checks the page
+//! names it). Loading also checks that every workload fits some pool (`fit.rs`) and that every
+//! pool type has a price (`crate::prices`); messages are put in the author's terms by
+//! `messages.rs`.
 
 pub mod fields;
+mod fit;
 mod locate;
+pub mod messages;
 mod raw;
 mod validate;
 
@@ -81,6 +32,7 @@ use tidal_core::scheduling::PodSpec;
 
 use crate::cloud::CloudTiming;
 use crate::load::{LoadCurve, LoadError};
+use crate::prices::PriceBook;
 use raw::RawScenario;
 
 /// The built-in scenario: one day of an online shop's traffic.
@@ -115,11 +67,9 @@ pub enum ScenarioError {
         column: usize,
         /// Path of the field, e.g. `workloads[1].requests.cpu`.
         field: String,
-        /// What is wrong.
+        /// What is wrong (the parser's own message, in the author's terms; it is not kept
+        /// as a source so the error is said once, with one position).
         message: String,
-        /// The parser's error.
-        #[source]
-        source: serde_yaml_ng::Error,
     },
     /// A value is well-formed but inconsistent with the rest of the scenario.
     #[error("{origin}:{line}: {field}: {message}")]
@@ -137,15 +87,16 @@ pub enum ScenarioError {
     #[error(transparent)]
     NodePools(#[from] NodePoolError),
     /// A load curve is invalid or its CSV cannot be read.
-    #[error("{origin}: {field}: {source}")]
+    #[error("{origin}:{line}: {field}: {reason}")]
     Load {
         /// File the text came from.
         origin: String,
+        /// 1-based line of the field, 0 when unknown.
+        line: usize,
         /// Path of the field.
         field: String,
-        /// Why.
-        #[source]
-        source: LoadError,
+        /// Why (in the message, not a separate source: the error is said once).
+        reason: LoadError,
     },
 }
 
@@ -262,6 +213,8 @@ pub struct Scenario {
     pub failures: Vec<Failure>,
     /// DaemonSet pod templates.
     pub daemonsets: Vec<Arc<PodSpec>>,
+    /// On-demand prices of the pools' instance types and the spot discount.
+    pub prices: PriceBook,
 }
 
 impl Scenario {
@@ -291,6 +244,7 @@ impl Scenario {
         let v = validate::Validator { text, origin };
         v.check_basics(&raw)?;
         let node_pools = v.node_pools(&raw)?;
+        let prices = v.prices(&raw)?;
         let autoscaler = v.autoscaler(&raw.autoscaler, raw.seed)?;
         let mut workloads = Vec::with_capacity(raw.workloads.len());
         let mut names = BTreeSet::new();
@@ -310,7 +264,7 @@ impl Scenario {
             .map(|(i, f)| v.failure(i, f, &raw, &node_pools))
             .collect::<Result<Vec<_>, _>>()?;
         let daemonsets = raw.daemonsets.iter().map(validate::daemonset_pod).collect();
-        Ok(Scenario {
+        let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
             duration: raw.duration.0,
@@ -329,7 +283,10 @@ impl Scenario {
             workloads,
             failures,
             daemonsets,
-        })
+            prices,
+        };
+        fit::check_workloads(&v, &scenario)?;
+        Ok(scenario)
     }
 
     /// The same scenario with another seed (the autoscaler's random expander follows it).
@@ -366,15 +323,13 @@ fn parse(text: &str, origin: &str) -> Result<RawScenario, ScenarioError> {
         let message = message
             .strip_prefix(field.as_str())
             .and_then(|m| m.strip_prefix(": "))
-            .unwrap_or(message)
-            .to_owned();
+            .unwrap_or(message);
         ScenarioError::Parse {
             origin: origin.to_owned(),
             line,
             column,
             field,
-            message,
-            source,
+            message: messages::rewrite(message),
         }
     })
 }

@@ -82,6 +82,9 @@ pub struct RawScenario {
     /// Autoscaler settings that differ from its defaults.
     #[serde(default)]
     pub autoscaler: RawAutoscaler,
+    /// Price overrides.
+    #[serde(default)]
+    pub prices: RawPrices,
     /// Deployments.
     pub workloads: Vec<RawWorkload>,
     /// Injected failures.
@@ -129,13 +132,26 @@ impl Default for RawCloud {
     }
 }
 
+/// Price overrides.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrices {
+    /// On-demand USD per hour by instance type, in the scenario's region.
+    #[serde(default)]
+    pub on_demand: BTreeMap<String, f64>,
+    /// Spot price discount off on-demand, 0 ≤ d < 1.
+    #[serde(default)]
+    pub spot_discount: Option<f64>,
+}
+
 /// Expander names as written.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RawExpander {
     /// Highest pool priority.
     Priority,
-    /// Least waste.
+    /// Least waste (upstream spelling `least-waste` accepted).
+    #[serde(alias = "least-waste")]
     LeastWaste,
     /// Random (seeded).
     Random,
@@ -146,32 +162,44 @@ pub enum RawExpander {
 #[serde(deny_unknown_fields)]
 pub struct RawAutoscaler {
     /// Loop period.
+    #[serde(alias = "scan-interval")]
     pub scan_interval: Option<HumanDuration>,
     /// Scale-down utilization threshold (0..=1).
+    #[serde(alias = "scale-down-utilization-threshold")]
     pub scale_down_utilization_threshold: Option<f64>,
     /// Time a node must be unneeded before removal.
+    #[serde(alias = "scale-down-unneeded-time")]
     pub scale_down_unneeded_time: Option<HumanDuration>,
     /// No scale-down this long after a scale-up.
+    #[serde(alias = "scale-down-delay-after-add")]
     pub scale_down_delay_after_add: Option<HumanDuration>,
     /// Requested nodes not registered after this count as failed.
+    #[serde(alias = "max-node-provision-time")]
     pub max_node_provision_time: Option<HumanDuration>,
     /// Nodes removed at once.
+    #[serde(alias = "max-scale-down-parallelism")]
     pub max_scale_down_parallelism: Option<u32>,
     /// Abandon a drain after this.
     pub max_drain_time: Option<HumanDuration>,
     /// Whether to remove nodes at all.
+    #[serde(alias = "scale-down-enabled")]
     pub scale_down_enabled: Option<bool>,
-    /// Expander chain.
+    /// Expander chain: a list, or the upstream `--expander` form `priority,least-waste`.
+    #[serde(default, alias = "expander", deserialize_with = "expander_chain")]
     pub expanders: Option<Vec<RawExpander>>,
     /// Cluster-wide node limit.
+    #[serde(alias = "max-nodes-total")]
     pub cluster_node_limit: Option<u32>,
     /// Pods per node.
     pub max_pods: Option<u32>,
     /// First backoff after a failed scale-up.
+    #[serde(alias = "initial-node-group-backoff-duration")]
     pub backoff_initial: Option<HumanDuration>,
     /// Longest backoff.
+    #[serde(alias = "max-node-group-backoff-duration")]
     pub backoff_max: Option<HumanDuration>,
     /// Backoff forgotten after this long without failure.
+    #[serde(alias = "node-group-backoff-reset-timeout")]
     pub backoff_reset_after: Option<HumanDuration>,
 }
 
@@ -228,7 +256,9 @@ pub enum RawTaintEffect {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHpa {
-    /// Target average CPU utilization in percent of the request.
+    /// Target average CPU utilization in percent of the request (autoscaling/v1 spelling
+    /// `targetCPUUtilizationPercentage` accepted).
+    #[serde(alias = "targetCPUUtilizationPercentage")]
     pub target_cpu_utilization: u32,
     /// autoscaling/v2 `behavior`, as in a HorizontalPodAutoscaler manifest.
     #[serde(default)]
@@ -240,6 +270,7 @@ pub struct RawHpa {
 #[serde(deny_unknown_fields)]
 pub struct RawPdb {
     /// Pods that must stay available during voluntary disruptions.
+    #[serde(alias = "minAvailable")]
     pub min_available: u32,
 }
 
@@ -255,15 +286,15 @@ pub struct RawWorkload {
     /// Replicas at the start.
     pub replicas: u32,
     /// HPA minimum (default: 1).
-    #[serde(default)]
+    #[serde(default, alias = "minReplicas")]
     pub min_replicas: Option<u32>,
     /// HPA maximum (required with an HPA).
-    #[serde(default)]
+    #[serde(default, alias = "maxReplicas")]
     pub max_replicas: Option<u32>,
     /// Requests of one pod.
     pub requests: RawRequests,
     /// `nodeSelector`.
-    #[serde(default)]
+    #[serde(default, alias = "nodeSelector")]
     pub node_selector: BTreeMap<String, String>,
     /// Tolerations.
     #[serde(default)]
@@ -295,6 +326,7 @@ pub struct RawWorkload {
 #[serde(deny_unknown_fields)]
 pub struct RawZoneSpread {
     /// Largest allowed difference of pod counts between zones.
+    #[serde(alias = "maxSkew")]
     pub max_skew: u32,
 }
 
@@ -339,8 +371,36 @@ pub struct RawDaemonSet {
     #[serde(default)]
     pub tolerations: Option<Vec<RawToleration>>,
     /// `nodeSelector`.
-    #[serde(default)]
+    #[serde(default, alias = "nodeSelector")]
     pub node_selector: BTreeMap<String, String>,
+}
+
+/// The expander chain as a list (`[priority, least_waste]`) or as the cluster autoscaler's
+/// `--expander` flag writes it (`priority,least-waste`).
+fn expander_chain<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<RawExpander>>, D::Error> {
+    use serde::de::{self, SeqAccess, Visitor};
+    struct Chain;
+    impl<'de> Visitor<'de> for Chain {
+        type Value = Vec<RawExpander>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of expanders, or their names separated by commas")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.split(',')
+                .map(|name| RawExpander::deserialize(de::value::StrDeserializer::new(name.trim())))
+                .collect()
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(e) = seq.next_element()? {
+                out.push(e);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Chain).map(Some)
 }
 
 impl RawDaemonSet {

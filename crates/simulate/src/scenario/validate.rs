@@ -17,8 +17,9 @@ use super::raw::{
     self, RawAutoscaler, RawDaemonSet, RawExpander, RawFailure, RawScenario, RawToleration,
     RawWorkload,
 };
-use super::{Failure, HpaSettings, MAX_TICKS, ScenarioError, Workload, fields, locate};
+use super::{Failure, HpaSettings, MAX_TICKS, ScenarioError, Workload, fields, locate, messages};
 use crate::load::LoadCurve;
+use crate::prices::PriceBook;
 
 /// Checks a parsed scenario against its own text (for error positions).
 pub(super) struct Validator<'a> {
@@ -62,6 +63,16 @@ impl Validator<'_> {
             if !seen.insert(z) {
                 return Err(self.invalid(format!("zones[{i}]"), format!("duplicate zone {z:?}")));
             }
+            if !in_region(z, &raw.region) {
+                return Err(self.invalid(
+                    format!("zones[{i}]"),
+                    format!(
+                        "zone {z:?} is not in the scenario's region {:?} (a zone is the \
+                         region's name and a letter, e.g. {}a)",
+                        raw.region, raw.region
+                    ),
+                ));
+            }
         }
         if raw.workloads.is_empty() {
             return Err(self.invalid("workloads".into(), "must list at least one workload".into()));
@@ -72,16 +83,11 @@ impl Validator<'_> {
     pub(super) fn node_pools(&self, raw: &RawScenario) -> Result<NodePools, ScenarioError> {
         for (i, pool) in raw.node_pools.iter().enumerate() {
             for (j, t) in pool.instance_types.iter().enumerate() {
-                if crate::instances::instance_type(t).is_none()
-                    || crate::prices::on_demand_usd_per_hour(t).is_none()
-                {
-                    let known: Vec<&str> = crate::instances::known_types().collect();
+                if crate::instances::instance_type(t).is_none() {
+                    let hint = messages::suggestion(t, crate::instances::known_types());
                     return Err(self.invalid(
                         format!("node_pools[{i}].instance_types[{j}]"),
-                        format!(
-                            "the simulator has no data for {t:?}; known types: {}",
-                            known.join(", ")
-                        ),
+                        format!("the simulator's EC2 catalogue has no instance type {t:?}{hint}"),
                     ));
                 }
             }
@@ -99,6 +105,56 @@ impl Validator<'_> {
         }
         NodePools::new(raw.node_pools.clone()).map_err(|e| match e {
             NodePoolError::Invalid { field, message, .. } => self.invalid(field, message),
+        })
+    }
+
+    /// The prices of every pool's instance types: the scenario's overrides, else built in.
+    pub(super) fn prices(&self, raw: &RawScenario) -> Result<PriceBook, ScenarioError> {
+        let p = &raw.prices;
+        for (t, price) in &p.on_demand {
+            if crate::instances::instance_type(t).is_none() {
+                let hint = messages::suggestion(t, crate::instances::known_types());
+                let message =
+                    format!("the simulator's EC2 catalogue has no instance type {t:?}{hint}");
+                return Err(self.invalid("prices.on_demand".into(), message));
+            }
+            if !(price.is_finite() && *price > 0.0) {
+                let message = format!("{t}: {price} is not a price: expected USD per hour > 0");
+                return Err(self.invalid("prices.on_demand".into(), message));
+            }
+        }
+        let discount = p
+            .spot_discount
+            .unwrap_or(crate::prices::DEFAULT_SPOT_DISCOUNT);
+        if !(0.0..1.0).contains(&discount) {
+            let message =
+                format!("{discount} is not a discount: expected a fraction 0 ≤ d < 1, e.g. 0.65");
+            return Err(self.invalid("prices.spot_discount".into(), message));
+        }
+        let types = raw.node_pools.iter().flat_map(|p| p.instance_types.iter());
+        PriceBook::resolve(
+            &raw.region,
+            types.map(String::as_str),
+            &p.on_demand,
+            discount,
+        )
+        .map_err(|e| {
+            let (i, j) = raw
+                .node_pools
+                .iter()
+                .enumerate()
+                .find_map(|(i, p)| {
+                    let j = p
+                        .instance_types
+                        .iter()
+                        .position(|t| *t == e.instance_type)?;
+                    Some((i, j))
+                })
+                .unwrap_or((0, 0));
+            self.invalid(
+                format!("node_pools[{i}].instance_types[{j}]"),
+                e.to_string(),
+            )
         })
     }
 
@@ -148,10 +204,11 @@ impl Validator<'_> {
         let field = |f: &str| format!("workloads[{i}].{f}");
         let (min, max) = self.replica_bounds(w, &field)?;
         let load =
-            LoadCurve::from_spec(&w.load, base_dir).map_err(|source| ScenarioError::Load {
+            LoadCurve::from_spec(&w.load, base_dir).map_err(|reason| ScenarioError::Load {
                 origin: self.origin.to_owned(),
+                line: locate::line_of(self.text, &field("load")).unwrap_or(0),
                 field: field("load"),
-                source,
+                reason,
             })?;
         let workload = Workload {
             name: w.name.clone(),
@@ -249,17 +306,7 @@ impl Validator<'_> {
                 from,
                 until,
             } => {
-                if !raw.zones.contains(zone) {
-                    return Err(self.invalid(
-                        field("zone"),
-                        format!("{zone:?} is not one of the scenario's zones"),
-                    ));
-                }
-                if crate::instances::instance_type(instance_type).is_none() {
-                    return Err(
-                        self.invalid(field("instance_type"), "unknown instance type".into())
-                    );
-                }
+                self.capacity_target(&field, instance_type, zone, raw, pools)?;
                 if from.0 >= until.0 {
                     return Err(
                         self.invalid(field("until"), format!("{until} is not after {from}"))
@@ -280,7 +327,10 @@ impl Validator<'_> {
                             .invalid(field("pool"), format!("pool {pool:?} is not a spot pool")));
                     }
                     None => {
-                        return Err(self.invalid(field("pool"), format!("no node pool {pool:?}")));
+                        let names = pools.pools().iter().map(|p| p.name.as_str());
+                        let hint = messages::suggestion(pool, names);
+                        let message = format!("no node pool {pool:?}{hint}");
+                        return Err(self.invalid(field("pool"), message));
                     }
                 }
                 Ok(Failure::SpotInterruption {
@@ -291,6 +341,59 @@ impl Validator<'_> {
             }
         }
     }
+
+    /// A capacity failure must name an instance type and a zone some pool uses: otherwise it
+    /// would never take effect.
+    fn capacity_target(
+        &self,
+        field: &dyn Fn(&str) -> String,
+        instance_type: &str,
+        zone: &str,
+        raw: &RawScenario,
+        pools: &NodePools,
+    ) -> Result<(), ScenarioError> {
+        if !raw.zones.iter().any(|z| z == zone) {
+            let message = format!(
+                "{zone:?} is not one of the scenario's zones {:?}",
+                raw.zones
+            );
+            return Err(self.invalid(field("zone"), message));
+        }
+        let used_there = pools.pools().iter().any(|p| {
+            p.instance_types.iter().any(|t| t == instance_type)
+                && p.zones.as_ref().is_none_or(|z| z.iter().any(|z| z == zone))
+        });
+        if used_there {
+            return Ok(());
+        }
+        let used: BTreeSet<&str> = pools
+            .pools()
+            .iter()
+            .flat_map(|p| p.instance_types.iter().map(String::as_str))
+            .collect();
+        if !used.contains(instance_type) {
+            let message = format!(
+                "no node pool uses instance type {instance_type:?}, so this failure would never \
+                 take effect; the pools use {}",
+                used.into_iter().collect::<Vec<_>>().join(", ")
+            );
+            return Err(self.invalid(field("instance_type"), message));
+        }
+        let message = format!(
+            "no node pool runs {instance_type} in zone {zone:?}, so this failure would never take \
+             effect"
+        );
+        Err(self.invalid(field("zone"), message))
+    }
+}
+
+/// Whether `zone` is an availability zone (or local zone) of `region`: the region's name
+/// followed by a letter (`eu-central-1a`) or a suffix (`us-west-2-lax-1a`).
+fn in_region(zone: &str, region: &str) -> bool {
+    zone.strip_prefix(region).is_some_and(|rest| {
+        rest.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            || rest.strip_prefix('-').is_some_and(|r| !r.is_empty())
+    })
 }
 
 /// Applies the plain (unvalidated here) overrides; [`AutoscalerConfig::validate`] checks them.

@@ -33,6 +33,8 @@ pub struct Deployments {
 #[derive(Debug)]
 struct Deployment {
     desired: u32,
+    /// The HPA's last recommendation before rate limits and min/max bounds.
+    unclamped: u32,
     startup: Duration,
     hpa: Option<Hpa>,
 }
@@ -67,6 +69,7 @@ impl Deployments {
             .iter()
             .map(|w| Deployment {
                 desired: w.replicas,
+                unclamped: w.replicas,
                 startup: w.startup,
                 hpa: w.hpa_spec().map(|spec| Hpa {
                     spec,
@@ -91,6 +94,18 @@ impl Deployments {
         self.items.get(i).map_or(0, |d| d.desired)
     }
 
+    /// What workload `i`'s HPA recommended before rate limits and its min/max bounds (the
+    /// desired count without an HPA, or before its first decision).
+    pub fn desired_unclamped(&self, i: usize) -> u32 {
+        self.items.get(i).map_or(0, |d| {
+            if d.hpa.is_some() {
+                d.unclamped
+            } else {
+                d.desired
+            }
+        })
+    }
+
     /// One sync of every HPA at the world's `now` (`offset` from 00:00 for the load curves).
     /// Returns the HPAs whose error changed since the last sync.
     pub fn sync_hpas(
@@ -113,8 +128,9 @@ impl Deployments {
             hpa.refresh(now, d.startup, total_cpu, w.idle_cpu);
             let observed_pods = u32::try_from(hpa.pods.len()).unwrap_or(u32::MAX);
             match hpa.decide(d.desired, observed_pods, &self.config, now) {
-                Ok(desired) => {
+                Ok((desired, unclamped)) => {
                     d.desired = desired;
+                    d.unclamped = unclamped.unwrap_or(desired);
                     if hpa.last_error.take().is_some() {
                         problems.push(HpaProblem {
                             workload: i,
@@ -274,14 +290,15 @@ impl Hpa {
         }
     }
 
-    /// Runs the HPA algorithm; the new desired replica count or why it could not decide.
+    /// Runs the HPA algorithm; the new desired replica count and the recommendation before
+    /// rate limits and bounds (if metrics were consulted), or why it could not decide.
     fn decide(
         &mut self,
         current: u32,
         pods: u32,
         config: &HpaControllerConfig,
         now: Timestamp,
-    ) -> Result<u32, String> {
+    ) -> Result<(u32, Option<u32>), String> {
         let mut observation = HpaObservation {
             current_replicas: clamp_i32(current),
             status_replicas: clamp_i32(pods),
@@ -298,10 +315,14 @@ impl Hpa {
         }
         let decision = result.map_err(|e| e.to_string())?;
         let desired = u32::try_from(decision.desired_replicas.max(0)).unwrap_or(0);
+        let unclamped = decision
+            .stabilized_replicas
+            .or(decision.metric_replicas)
+            .map(|r| u32::try_from(r.max(0)).unwrap_or(0));
         match decision.first_metric_error() {
             // Metrics fail while no pod is Ready yet (e.g. right after start); the count stays.
             Some(e) if !decision.rescale => Err(e.to_string()),
-            _ => Ok(desired),
+            _ => Ok((desired, unclamped)),
         }
     }
 }

@@ -51,6 +51,20 @@ workloads:
   cpu_per_unit: 500m
 "#;
 
+/// SMALL with `from` replaced by `to` (exactly once).
+pub fn small_with(from: &str, to: &str) -> String {
+    assert_eq!(SMALL.matches(from).count(), 1, "{from:?} must occur once");
+    SMALL.replacen(from, to, 1)
+}
+
+/// The error loading scenario text as `bad.yaml` (panics if it loads).
+pub fn error(text: &str) -> String {
+    Scenario::from_yaml(text, "bad.yaml", Path::new("."))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
 /// Parses scenario text (panics with the error: test input is fixed).
 pub fn scenario(text: &str) -> Scenario {
     Scenario::from_yaml(text, "test scenario", Path::new(".")).unwrap()
