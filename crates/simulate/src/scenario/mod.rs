@@ -61,6 +61,8 @@
 //! failures:
 //! - {kind: capacity, instance_type: m6i.2xlarge, zone: eu-central-1a, from: 15h, until: 16h}
 //! - {kind: spot_interruption, pool: spot, at: 20h, count: 5}
+//! vpa: {...}                     # VPA'd workloads beside the cluster (crate::vpa, docs/simulate.md)
+//! control_plane: {...}           # the control plane and its autoscaler (crate::control_plane)
 //! ```
 
 pub mod fields;
@@ -262,6 +264,10 @@ pub struct Scenario {
     pub failures: Vec<Failure>,
     /// DaemonSet pod templates.
     pub daemonsets: Vec<Arc<PodSpec>>,
+    /// VPA'd workloads (`vpa:`), if any.
+    pub vpa: Option<crate::vpa::VpaSettings>,
+    /// The control plane (`control_plane:`), if any.
+    pub control_plane: Option<crate::control_plane::ControlPlaneSettings>,
 }
 
 impl Scenario {
@@ -310,6 +316,11 @@ impl Scenario {
             .map(|(i, f)| v.failure(i, f, &raw, &node_pools))
             .collect::<Result<Vec<_>, _>>()?;
         let daemonsets = raw.daemonsets.iter().map(validate::daemonset_pod).collect();
+        let settings_error = |e: crate::vpa::SettingsError| v.invalid(e.field, e.message);
+        let vpa = raw.vpa.as_ref().map(|r| r.validate()).transpose();
+        let vpa = vpa.map_err(settings_error)?;
+        let control_plane = raw.control_plane.as_ref().map(|r| r.validate()).transpose();
+        let control_plane = control_plane.map_err(settings_error)?;
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
@@ -329,6 +340,8 @@ impl Scenario {
             workloads,
             failures,
             daemonsets,
+            vpa,
+            control_plane,
         })
     }
 
