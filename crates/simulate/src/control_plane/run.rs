@@ -72,44 +72,37 @@ pub fn utilisation(settings: &ControlPlaneSettings, rung: usize, values: [f64; 3
         .fold(0.0, f64::max)
 }
 
-/// Runs the day: autoscaled when `autoscale`, else at the starting size throughout.
-pub fn run(settings: &ControlPlaneSettings, minutes: &[ClusterLoad], autoscale: bool) -> CpRun {
-    let high = settings.decision.high_threshold;
-    let mut samples = Samples {
-        keep: settings.decision.down_window + MINUTE,
-        points: VecDeque::new(),
-    };
-    // The controller has been running before 00:00 at the size of 00:00.
-    let first = minutes.first().copied().unwrap_or_default();
-    let warm = settings.decision.down_window.as_secs() / 60;
-    for m in (1..=warm).rev() {
-        samples.push(SIM_EPOCH - MINUTE * m as u32, sample(settings, first));
-    }
-    let mut current = settings.start;
-    let mut resizing: Option<(usize, Timestamp)> = None;
-    let mut last_change: Option<Change> = None;
-    let mut out = CpRun::default();
-    for (m, load) in minutes.iter().enumerate() {
-        let now = SIM_EPOCH + MINUTE * m as u32;
-        if let Some((target, done)) = resizing
+/// The size in service and the autoscaler's memory of its last change.
+struct Sizing {
+    current: usize,
+    /// A resize in progress: its target and when it is in service.
+    resizing: Option<(usize, Timestamp)>,
+    last_change: Option<Change>,
+}
+
+impl Sizing {
+    /// Puts a finished resize in service.
+    fn settle(&mut self, now: Timestamp) {
+        if let Some((target, done)) = self.resizing
             && now >= done
         {
-            current = target;
-            resizing = None;
+            self.current = target;
+            self.resizing = None;
         }
-        let values = sample(settings, *load);
-        samples.push(now, values);
-        let u = utilisation(settings, current, values);
-        out.minutes.push(CpMinute {
-            rung: current,
-            utilisation: u,
-            nodes: load.nodes,
-        });
-        if u > high {
-            out.minutes_above_high += 1;
-        }
-        if !autoscale || resizing.is_some() {
-            continue;
+    }
+
+    /// Decides, as the cp-autoscaler does each loop while no resize is in progress, and
+    /// starts the resize the decision asks for.
+    fn decide(
+        &mut self,
+        settings: &ControlPlaneSettings,
+        samples: &Samples,
+        load: ClusterLoad,
+        minute: u32,
+        now: Timestamp,
+    ) -> Option<CpChange> {
+        if self.resizing.is_some() {
+            return None;
         }
         let d = decide(
             &settings.ladder,
@@ -117,31 +110,67 @@ pub fn run(settings: &ControlPlaneSettings, minutes: &[ClusterLoad], autoscale: 
             &settings.decision,
             &samples.signals(settings.kind),
             Some(load.nodes),
-            current,
+            self.current,
             now,
-            last_change,
+            self.last_change,
         );
-        if d.target == current {
-            continue;
+        if d.target == self.current {
+            return None;
         }
-        let direction = if d.target > current {
+        let direction = if d.target > self.current {
             Direction::Up
         } else {
             Direction::Down
         };
-        last_change = Some(Change { at: now, direction });
-        resizing = Some((d.target, now + settings.resize_time));
-        out.changes.push(CpChange {
-            minute: m as u32,
-            from: current,
+        self.last_change = Some(Change { at: now, direction });
+        self.resizing = Some((d.target, now + settings.resize_time));
+        let change = CpChange {
+            minute,
+            from: self.current,
             to: d.target,
             nodes: load.nodes,
             reason: d.reason.label(),
             message: d.reason.to_string(),
+        };
+        self.settle(now);
+        Some(change)
+    }
+}
+
+/// Runs the day: autoscaled when `autoscale`, else at the starting size throughout.
+pub fn run(settings: &ControlPlaneSettings, minutes: &[ClusterLoad], autoscale: bool) -> CpRun {
+    let mut samples = Samples {
+        keep: settings.decision.down_window + MINUTE,
+        points: VecDeque::new(),
+    };
+    // The controller has been running before 00:00 at the size of 00:00.
+    let first = minutes.first().copied().unwrap_or_default();
+    let warm = u32::try_from(settings.decision.down_window.as_secs() / 60).unwrap_or(u32::MAX);
+    for m in (1..=warm).rev() {
+        samples.push(SIM_EPOCH - MINUTE * m, sample(settings, first));
+    }
+    let mut sizing = Sizing {
+        current: settings.start,
+        resizing: None,
+        last_change: None,
+    };
+    let mut out = CpRun::default();
+    for (m, load) in (0u32..).zip(minutes) {
+        let now = SIM_EPOCH + MINUTE * m;
+        sizing.settle(now);
+        let values = sample(settings, *load);
+        samples.push(now, values);
+        let u = utilisation(settings, sizing.current, values);
+        out.minutes.push(CpMinute {
+            rung: sizing.current,
+            utilisation: u,
+            nodes: load.nodes,
         });
-        if settings.resize_time.is_zero() {
-            current = d.target;
-            resizing = None;
+        if u > settings.decision.high_threshold {
+            out.minutes_above_high += 1;
+        }
+        if autoscale && let Some(change) = sizing.decide(settings, &samples, *load, m, now) {
+            out.changes.push(change);
         }
     }
     out
