@@ -21,8 +21,9 @@ pub(super) fn section(out: &mut String, runs: &[VpaRun]) {
          follows the cluster's size, one replica each, sized by the recommender \
          (<code>tidal_core::vpa</code>) with Tidal's OOM rule and, on the same day, with \
          upstream's. A container whose usage passes its limit is OOM-killed and restarts after \
-         the kubelet's back-off; crash-looping minutes are minutes with a kill or in back-off.\
-         </div><table><tr><th>workload</th><th>OOM rule</th><th>OOM kills</th>\
+         the kubelet's back-off; crash-looping minutes are minutes with a kill or in back-off. \
+         A request is the recommendation's target as the updater last applied it.</div>\
+         <table><tr><th>workload</th><th>OOM rule</th><th>OOM kills</th>\
          <th>crash-looping minutes</th><th>evictions</th><th>peak usage</th>\
          <th>request at the end</th><th>mean request ÷ usage</th></tr>",
     );
