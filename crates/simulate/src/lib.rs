@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod cluster;
+pub mod control_plane;
 pub mod engine;
 pub mod instances;
 pub mod load;

@@ -130,6 +130,10 @@ pub struct Recording {
     pub decisions: Vec<Decision>,
     /// Counters.
     pub counters: Counters,
+    /// The VPA'd workloads' day under each OOM rule (see [`crate::vpa`]).
+    pub vpa: Vec<crate::vpa::VpaRun>,
+    /// The control plane's day, autoscaled and fixed (see [`crate::control_plane`]).
+    pub control_plane: Option<crate::control_plane::ControlPlaneDay>,
 }
 
 /// Seconds since 00:00 of a virtual instant.

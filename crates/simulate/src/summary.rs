@@ -70,6 +70,12 @@ pub struct Summary {
     pub counters: Counters,
     /// Wall-clock time of the run, seconds (the only field that differs between identical runs).
     pub wall_time_seconds: f64,
+    /// VPA'd workloads under Tidal's and upstream's OOM rule (see [`crate::vpa`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vpa: Vec<crate::vpa::VpaRow>,
+    /// The control plane autoscaled and at a fixed size (see [`crate::control_plane`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<crate::control_plane::ControlPlaneFigures>,
 }
 
 /// Inputs the recording does not hold.
@@ -148,6 +154,8 @@ impl Summary {
             unmet_demand: facts.unmet,
             counters: rec.counters.clone(),
             wall_time_seconds: round(facts.wall_time_seconds, 3),
+            vpa: crate::vpa::rows(&rec.vpa),
+            control_plane: rec.control_plane.as_ref().map(|d| d.figures()),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Tracked {
     pub aggregate: ContainerAggregate,
     /// When its checkpoint was last written (`None`: never, by this process).
     pub checkpointed: Option<Timestamp>,
+    /// OOM kills the aggregate had when its checkpoint was last written (a new kill makes
+    /// the checkpoint due at once, so a restart keeps the bump).
+    pub checkpointed_kills: u32,
 }
 
 /// Per pod container: what was already taken in.
@@ -79,9 +82,11 @@ impl State {
 
     /// Inserts a restored aggregate unless one is already known.
     pub fn restore(&mut self, key: ContainerKey, aggregate: ContainerAggregate, at: Timestamp) {
+        let checkpointed_kills = aggregate.oom().kills();
         self.aggregates.entry(key).or_insert(Tracked {
             aggregate,
             checkpointed: Some(at),
+            checkpointed_kills,
         });
     }
 
@@ -93,6 +98,7 @@ impl State {
             .or_insert_with(|| Tracked {
                 aggregate: ContainerAggregate::with_config(now, config),
                 checkpointed: None,
+                checkpointed_kills: 0,
             })
             .aggregate
     }

@@ -377,7 +377,15 @@ impl Simulation {
     }
 
     /// Summarizes the run (call when [`Self::is_done`]).
-    pub fn finish(self) -> SimResult {
+    pub fn finish(mut self) -> SimResult {
+        let (scenario, daemonsets) = (&self.scenario, self.scenario.daemonsets.len());
+        self.recording.vpa =
+            crate::vpa::simulate(scenario.vpa.as_ref(), &self.recording, daemonsets);
+        self.recording.control_plane = crate::control_plane::simulate(
+            scenario.control_plane.as_ref(),
+            &self.recording,
+            daemonsets,
+        );
         let world = self.cluster().world();
         let end = self.end;
         let still_pending: Vec<f64> = world

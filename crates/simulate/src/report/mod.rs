@@ -2,8 +2,10 @@
 //! with the key figures, charts of nodes, pending pods, replicas vs load, cost, and the
 //! decision log.
 
+mod control_plane;
 pub mod svg;
 mod unmet;
+mod vpa;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,6 +66,8 @@ pub fn render(rec: &Recording, summary: &Summary, status: Option<&StatusReport>)
         let right = [Series::new("load", load, 1)];
         out.push_str(&svg::lines(&xs, &left, "replicas", &right, Some("load")));
     }
+    vpa::section(&mut out, &rec.vpa);
+    control_plane::section(&mut out, rec.control_plane.as_ref());
     decision_log(&mut out, rec);
     if let Some(status) = status {
         let _ = write!(

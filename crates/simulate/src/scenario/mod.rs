@@ -10,7 +10,8 @@
 //! `tests/docs_reference.rs`, asks the loader for every field it accepts and checks the page
 //! names it). Loading also checks that every workload fits some pool (`fit.rs`) and that every
 //! pool type has a price (`crate::prices`); messages are put in the author's terms by
-//! `messages.rs`.
+//! `messages.rs`. The optional `vpa:` and `control_plane:` sections are
+//! validated by `crate::vpa` and `crate::control_plane`.
 
 pub mod fields;
 mod fit;
@@ -215,6 +216,10 @@ pub struct Scenario {
     pub daemonsets: Vec<Arc<PodSpec>>,
     /// On-demand prices of the pools' instance types and the spot discount.
     pub prices: PriceBook,
+    /// VPA'd workloads (`vpa:`), if any.
+    pub vpa: Option<crate::vpa::VpaSettings>,
+    /// The control plane (`control_plane:`), if any.
+    pub control_plane: Option<crate::control_plane::ControlPlaneSettings>,
 }
 
 impl Scenario {
@@ -264,6 +269,11 @@ impl Scenario {
             .map(|(i, f)| v.failure(i, f, &raw, &node_pools))
             .collect::<Result<Vec<_>, _>>()?;
         let daemonsets = raw.daemonsets.iter().map(validate::daemonset_pod).collect();
+        let settings_error = |e: crate::vpa::SettingsError| v.invalid(e.field, e.message);
+        let vpa = raw.vpa.as_ref().map(|r| r.validate()).transpose();
+        let vpa = vpa.map_err(settings_error)?;
+        let control_plane = raw.control_plane.as_ref().map(|r| r.validate()).transpose();
+        let control_plane = control_plane.map_err(settings_error)?;
         let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
@@ -284,6 +294,8 @@ impl Scenario {
             failures,
             daemonsets,
             prices,
+            vpa,
+            control_plane,
         };
         fit::check_workloads(&v, &scenario)?;
         Ok(scenario)

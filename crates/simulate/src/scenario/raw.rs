@@ -93,6 +93,12 @@ pub struct RawScenario {
     /// DaemonSets (one pod on every node they tolerate).
     #[serde(default)]
     pub daemonsets: Vec<RawDaemonSet>,
+    /// VPA'd workloads whose memory follows the cluster's size.
+    #[serde(default)]
+    pub vpa: Option<crate::vpa::RawVpa>,
+    /// The control plane and its autoscaler.
+    #[serde(default)]
+    pub control_plane: Option<crate::control_plane::RawControlPlane>,
 }
 
 /// Cloud timing.

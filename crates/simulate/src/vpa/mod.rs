@@ -1,47 +1,46 @@
 //! The VPA recommender in the loop: workloads whose memory follows the cluster's size,
-//! OOM-killed when their usage passes their limit, sized by `tidal_core::vpa` with
-//! Tidal's OOM rule, and the same day again with upstream's OOM rule.
+//! OOM-killed when their usage passes their limit, sized by `tidal_core::vpa` with Tidal's
+//! OOM rule, and the same day again with upstream's OOM rule.
 //!
-//! The cluster's size over the day comes from a finished simulation's timeline (nodes
-//! and pods per tick), so the cluster the autoscaler built drives the memory of the
-//! components that grow with it (Prometheus, an ingress controller, external-dns).
-//! Each workload is one replica, stepped once a minute:
-//! - usage = base + per node × nodes + per pod × pods, plus a small daily wave;
-//! - a running container whose usage passes its limit is OOM-killed and restarts after
-//!   the kubelet's back-off (10 s doubling to 5 min); a minute with a kill or spent in
-//!   back-off counts as crash-looping;
-//! - the recommender takes one CPU and one memory sample a minute from a running
-//!   container, and recommends every minute;
-//! - the updater recreates the pod with the target as request (limit keeps its ratio)
-//!   when it was OOM-killed within 10 minutes of its start, or when its request is
-//!   outside [lower bound, upper bound] and 10 % or more away from the target, as the
-//!   upstream updater does.
+//! The cluster's size comes from the run's own timeline (nodes, and pods: the workloads'
+//! plus one pod per node of every DaemonSet), so the cluster the autoscaler built drives the
+//! memory of the components that grow with it (a Prometheus, an ingress controller). Each
+//! VPA'd workload is one replica (its VPA has `updatePolicy.minReplicas: 1`), stepped once a
+//! minute of the recorded day:
+//! - usage = base + per node × nodes + per pod × pods, with a ±3 % wave over the day;
+//! - a running container whose usage passes its limit is OOM-killed and restarts after the
+//!   kubelet's back-off (10 s doubling to 5 min); a minute with a kill or spent in back-off
+//!   counts as crash-looping;
+//! - the recommender takes one CPU and one memory sample a minute from a running container,
+//!   records each kill as `crates/vpa` does (Tidal's rule) or as upstream does, and
+//!   recommends every minute with the real `tidal_core::vpa::recommend`;
+//! - the upstream updater recreates the pod with the target as its request (the admission
+//!   controller keeps the limit ÷ request ratio) after a quick OOM (the container ran at
+//!   most 10 minutes) when the target is higher, when the request is outside [lower bound,
+//!   upper bound], or when the pod is older than 12 h and 10 % or more from the target.
 //!
-//! Before 00:00 each workload has 8 days of history at the day's starting size, so the
-//! day starts from a settled (scaled-down) recommendation.
+//! Before 00:00 each workload has `history` (default 8 days) of samples at the size of the
+//! cluster at 00:00: the day starts from a settled recommendation, and growth beyond that
+//! size is what the OOM rules are judged on.
+//!
+//! The VPA'd workloads are modelled beside the cluster: their requests do not take node
+//! capacity in the scheduler, and they do not change the cluster's day.
 
+mod model;
+mod settings;
 #[cfg(test)]
 mod tests;
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::Serialize;
 use tidal_core::Timestamp;
-use tidal_core::vpa::{
-    ContainerAggregate, ControlledValues, RecommenderConfig, ResourcePolicy, UpstreamOomRule,
-    limit_for, recommend,
-};
+use tidal_core::vpa::{Amounts, ContainerPolicy, ResourcePolicy};
 
 use crate::record::Recording;
 use crate::scenario::SIM_EPOCH;
-
-const MIB: f64 = 1024.0 * 1024.0;
-const MINUTE: Duration = Duration::from_secs(60);
-/// Upstream updater: a pod OOM-killed this soon after its start is evicted at once.
-const QUICK_OOM: Duration = Duration::from_secs(600);
-/// Upstream updater: requests closer than this to the target are left alone.
-const UPDATE_THRESHOLD: f64 = 0.10;
-const MAX_BACKOFF_SECS: u64 = 300;
+pub use model::run;
+pub use settings::{RawVpa, RawVpaMemory, RawVpaWorkload, SettingsError, VpaSettings};
 
 /// A workload whose memory follows the cluster's size.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +57,8 @@ pub struct VpaWorkload {
     pub cpu_cores: f64,
     /// Limit ÷ request (1 = Guaranteed QoS); kept by the admission controller.
     pub limit_ratio: f64,
+    /// The VPA's `maxAllowed.memory`, bytes.
+    pub max_allowed_bytes: Option<i64>,
 }
 
 impl VpaWorkload {
@@ -70,37 +71,17 @@ impl VpaWorkload {
             + self.bytes_per_pod * f64::from(size.pods))
             * wave
     }
-}
 
-/// The three components of the issue: a Prometheus (Guaranteed), an ingress
-/// controller and external-dns (limit above request).
-pub fn default_workloads() -> Vec<VpaWorkload> {
-    vec![
-        VpaWorkload {
-            name: "prometheus".into(),
-            base_bytes: 600.0 * MIB,
-            bytes_per_node: 60.0 * MIB,
-            bytes_per_pod: 3.0 * MIB,
-            cpu_cores: 0.5,
-            limit_ratio: 1.0,
-        },
-        VpaWorkload {
-            name: "ingress-nginx".into(),
-            base_bytes: 150.0 * MIB,
-            bytes_per_node: 8.0 * MIB,
-            bytes_per_pod: 1.5 * MIB,
-            cpu_cores: 0.2,
-            limit_ratio: 1.5,
-        },
-        VpaWorkload {
-            name: "external-dns".into(),
-            base_bytes: 40.0 * MIB,
-            bytes_per_node: 0.5 * MIB,
-            bytes_per_pod: 0.8 * MIB,
-            cpu_cores: 0.02,
-            limit_ratio: 2.0,
-        },
-    ]
+    /// The VPA's resource policy: every container, memory capped at `maxAllowed`.
+    pub fn policy(&self) -> ResourcePolicy {
+        let mut policy = ContainerPolicy::new("*");
+        policy.max_allowed = Amounts {
+            cpu_millis: None,
+            memory_bytes: self.max_allowed_bytes,
+        };
+        // One entry with non-negative amounts is always valid.
+        ResourcePolicy::new(vec![policy]).unwrap_or_default()
+    }
 }
 
 /// The cluster's size at an instant.
@@ -117,30 +98,29 @@ pub struct ClusterSize {
 pub struct SizeSeries(pub Vec<(f64, ClusterSize)>);
 
 impl SizeSeries {
-    /// Nodes and pods per tick of a finished simulation.
-    pub fn from_recording(recording: &Recording) -> Self {
+    /// Nodes and pods per tick of a run: the workloads' pods plus `daemonsets` pods per node.
+    pub fn from_recording(recording: &Recording, daemonsets: u32) -> Self {
         Self(
             recording
                 .timeline
                 .iter()
                 .filter(|row| row.t >= 0.0)
                 .map(|row| {
-                    let size = ClusterSize {
-                        nodes: row.nodes_by_pool.iter().sum(),
-                        pods: row.replicas.iter().sum(),
-                    };
-                    (row.t, size)
+                    let nodes: u32 = row.nodes_by_pool.iter().sum();
+                    let workload_pods: u32 = row.replicas.iter().sum();
+                    let pods = workload_pods.saturating_add(nodes.saturating_mul(daemonsets));
+                    (row.t, ClusterSize { nodes, pods })
                 })
                 .collect(),
         )
     }
 
-    /// The size at `secs` since 00:00: the last tick at or before it (empty before the
-    /// first tick).
+    /// The size at `secs` since 00:00: the last tick at or before it (the first tick's
+    /// before it; empty without ticks).
     pub fn at(&self, secs: f64) -> ClusterSize {
         let i = self.0.partition_point(|(t, _)| *t <= secs);
-        i.checked_sub(1)
-            .and_then(|i| self.0.get(i))
+        self.0
+            .get(i.saturating_sub(1))
             .map(|(_, s)| *s)
             .unwrap_or_default()
     }
@@ -152,7 +132,8 @@ impl SizeSeries {
 }
 
 /// Which OOM rule the recommender uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OomRuleKind {
     /// Tidal's escalating, remembered floor.
     Tidal,
@@ -170,15 +151,15 @@ impl OomRuleKind {
     }
 }
 
-/// One workload's day under one OOM rule.
-#[derive(Clone, Debug, PartialEq)]
+/// One workload's day under one OOM rule (a row of `summary.json`'s `vpa`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VpaRow {
     /// The workload.
     pub workload: String,
     /// The OOM rule.
-    pub rule: OomRuleKind,
+    pub oom_rule: OomRuleKind,
     /// OOM kills.
-    pub kills: u32,
+    pub oom_kills: u32,
     /// Minutes with a kill or in back-off.
     pub crash_loop_minutes: u32,
     /// Pods recreated by the updater.
@@ -191,160 +172,72 @@ pub struct VpaRow {
     pub mean_request_over_usage: f64,
 }
 
-/// The container of one run.
-struct Pod {
-    request: f64,
-    limit: f64,
-    started: Timestamp,
-    restarts: u32,
-    backoff_until: Option<Timestamp>,
-    last_kill: Option<Timestamp>,
-}
-
-impl Pod {
-    fn new(request: f64, w: &VpaWorkload, now: Timestamp) -> Self {
-        let limit = limit_for(
-            ControlledValues::RequestsAndLimits,
-            Some(1000),
-            Some((1000.0 * w.limit_ratio) as i64),
-            request as i64,
-        )
-        .map_or(request, |l| l as f64);
+impl VpaRow {
+    fn new(workload: &str, oom_rule: OomRuleKind) -> Self {
         Self {
-            request,
-            limit,
-            started: now,
-            restarts: 0,
-            backoff_until: None,
-            last_kill: None,
+            workload: workload.to_owned(),
+            oom_rule,
+            oom_kills: 0,
+            crash_loop_minutes: 0,
+            evictions: 0,
+            peak_usage_bytes: 0.0,
+            final_request_bytes: 0.0,
+            mean_request_over_usage: 0.0,
         }
-    }
-
-    /// The upstream updater's choice: evict (to recreate with `target`) after a quick OOM
-    /// or when the request is outside the bounds, and only 10 % or more from the target.
-    fn updater_evicts(&self, target: f64, lower: f64, upper: f64) -> bool {
-        let quick_oom = self
-            .last_kill
-            .is_some_and(|k| k.since(self.started) <= QUICK_OOM);
-        let out_of_bounds = self.request < lower || self.request > upper;
-        let far = (self.request - target).abs() >= UPDATE_THRESHOLD * target;
-        target > 0.0 && far && (quick_oom || out_of_bounds)
     }
 }
 
-/// The kubelet kills the container: the rule records it, the restart backs off.
-fn oom_kill(pod: &mut Pod, state: &mut ContainerAggregate, rule: OomRuleKind, now: Timestamp) {
-    match rule {
-        // Tidal is told what the container used: its limit.
-        OomRuleKind::Tidal => {
-            state.record_oom(now, pod.limit, pod.request);
-        }
-        // Upstream's observer passes the request.
-        OomRuleKind::Upstream => {
-            let _ = UpstreamOomRule::default().record(state, now, pod.request);
-        }
-    }
-    let backoff = (10u64 << pod.restarts.min(5)).min(MAX_BACKOFF_SECS);
-    pod.backoff_until = Some(now + Duration::from_secs(backoff));
-    pod.restarts += 1;
-    pod.last_kill = Some(now);
+/// One minute of a workload's day.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VpaPoint {
+    /// Minutes since 00:00.
+    pub minute: u32,
+    /// Memory the workload needs, bytes.
+    pub usage_bytes: f64,
+    /// The pod's memory request, bytes.
+    pub request_bytes: f64,
+    /// The pod's memory limit, bytes.
+    pub limit_bytes: f64,
+    /// The recommender's memory target, bytes (0 without a recommendation).
+    pub target_bytes: f64,
+    /// The container was OOM-killed this minute.
+    pub killed: bool,
 }
 
-/// Runs one workload through the day under one rule.
-pub fn run(w: &VpaWorkload, sizes: &SizeSeries, rule: OomRuleKind) -> VpaRow {
-    let policy = ResourcePolicy::default();
-    let config = RecommenderConfig::default();
-    let mut state = warmed_up(w, sizes);
-    let target = |s: &ContainerAggregate, now| {
-        let r = recommend([("main", s)], &policy, &config, now);
-        let c = r.containers.first().map(|c| {
-            (
-                c.target.memory_bytes.unwrap_or(0) as f64,
-                c.lower_bound.memory_bytes.unwrap_or(0) as f64,
-                c.upper_bound.memory_bytes.unwrap_or(i64::MAX) as f64,
-            )
-        });
-        c.unwrap_or((0.0, 0.0, f64::MAX))
-    };
-    let mut pod = Pod::new(target(&state, SIM_EPOCH).0, w, SIM_EPOCH);
-    let mut row = VpaRow {
-        workload: w.name.clone(),
-        rule,
-        kills: 0,
-        crash_loop_minutes: 0,
-        evictions: 0,
-        peak_usage_bytes: 0.0,
-        final_request_bytes: 0.0,
-        mean_request_over_usage: 0.0,
-    };
-    let (mut ratio_sum, mut running_minutes) = (0.0, 0u32);
-    let minutes = (sizes.end() / 60.0).floor() as u64;
-    for m in 0..=minutes {
-        let now = SIM_EPOCH + MINUTE * m as u32;
-        let usage = w.usage_bytes(sizes.at(m as f64 * 60.0), now);
-        row.peak_usage_bytes = row.peak_usage_bytes.max(usage);
-        if pod.backoff_until.is_some_and(|until| until > now) {
-            row.crash_loop_minutes += 1;
-        } else if usage > pod.limit {
-            row.kills += 1;
-            row.crash_loop_minutes += 1;
-            oom_kill(&mut pod, &mut state, rule, now);
-        } else {
-            state.add_cpu_sample(now, w.cpu_cores);
-            state.add_memory_sample(now, usage);
-            ratio_sum += pod.request / usage.max(1.0);
-            running_minutes += 1;
-        }
-        let (t, lower, upper) = target(&state, now);
-        if pod.updater_evicts(t, lower, upper) {
-            pod = Pod::new(t, w, now);
-            row.evictions += 1;
-        }
-    }
-    row.final_request_bytes = pod.request;
-    row.mean_request_over_usage = ratio_sum / f64::from(running_minutes.max(1));
-    row
+/// One workload's day under one rule: the figures and the minutes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpaRun {
+    /// The figures.
+    pub row: VpaRow,
+    /// One point per minute.
+    pub points: Vec<VpaPoint>,
 }
 
-/// 8 days of one-minute samples at the day's starting size.
-fn warmed_up(w: &VpaWorkload, sizes: &SizeSeries) -> ContainerAggregate {
-    let start = SIM_EPOCH - Duration::from_secs(8 * 86_400);
-    let mut state = ContainerAggregate::new(start);
-    let size = sizes.at(0.0);
-    for m in 0..(8 * 1440u32) {
-        let t = start + MINUTE * m;
-        state.add_cpu_sample(t, w.cpu_cores);
-        state.add_memory_sample(t, w.usage_bytes(size, t));
-    }
-    state
-}
-
-/// Every workload under both rules, Tidal's row first.
-pub fn compare(workloads: &[VpaWorkload], sizes: &SizeSeries) -> Vec<VpaRow> {
+/// Every workload under both rules, Tidal's run first.
+pub fn compare(workloads: &[VpaWorkload], sizes: &SizeSeries, history: Duration) -> Vec<VpaRun> {
     workloads
         .iter()
-        .flat_map(|w| [OomRuleKind::Tidal, OomRuleKind::Upstream].map(|r| run(w, sizes, r)))
+        .flat_map(|w| {
+            [OomRuleKind::Tidal, OomRuleKind::Upstream].map(|r| run(w, sizes, r, history))
+        })
         .collect()
 }
 
-/// The rows as CSV (`vpa.csv`).
-pub fn to_csv(rows: &[VpaRow]) -> String {
-    let mut out = String::from(
-        "workload,oom_rule,oom_kills,crash_loop_minutes,evictions,peak_usage_mib,final_request_mib,mean_request_over_usage\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{:.0},{:.0},{:.3}",
-            r.workload,
-            r.rule.as_str(),
-            r.kills,
-            r.crash_loop_minutes,
-            r.evictions,
-            r.peak_usage_bytes / MIB,
-            r.final_request_bytes / MIB,
-            r.mean_request_over_usage
-        );
-    }
-    out
+/// The VPA'd workloads of a scenario through the day a run recorded (nothing without any).
+pub fn simulate(
+    settings: Option<&VpaSettings>,
+    recording: &Recording,
+    daemonsets: usize,
+) -> Vec<VpaRun> {
+    let Some(settings) = settings else {
+        return Vec::new();
+    };
+    let daemonsets = u32::try_from(daemonsets).unwrap_or(u32::MAX);
+    let sizes = SizeSeries::from_recording(recording, daemonsets);
+    compare(&settings.workloads, &sizes, settings.history)
+}
+
+/// The figures of every run, for the summary.
+pub fn rows(runs: &[VpaRun]) -> Vec<VpaRow> {
+    runs.iter().map(|r| r.row.clone()).collect()
 }

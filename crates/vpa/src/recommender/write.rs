@@ -166,27 +166,30 @@ where
         deleted
     }
 
-    /// Writes the checkpoints that are due (never written, or older than
-    /// `checkpoint_interval`), oldest first, until the budget is spent. Returns the writes.
+    /// Writes the checkpoints that are due (never written, older than `checkpoint_interval`,
+    /// or with an OOM kill since the last write), oldest first, until the budget is spent.
+    /// Returns the writes.
     pub(super) async fn write_checkpoints(&mut self, now: Timestamp) -> usize {
         let mut due: Vec<(Option<Timestamp>, ContainerKey)> = self
             .state
             .aggregates()
             .iter()
-            .filter(|(_, t)| t.aggregate.total_samples() > 0)
+            .filter(|(_, t)| t.aggregate.total_samples() > 0 || t.aggregate.oom().kills() > 0)
             .filter(|(_, t)| {
-                t.checkpointed
-                    .is_none_or(|at| now.since(at) >= self.config.checkpoint_interval)
+                t.aggregate.oom().kills() != t.checkpointed_kills
+                    || t.checkpointed
+                        .is_none_or(|at| now.since(at) >= self.config.checkpoint_interval)
             })
             .map(|(k, t)| (t.checkpointed, k.clone()))
             .collect();
         due.sort();
-        let objects: Vec<(ContainerKey, _)> = due
+        let objects: Vec<((ContainerKey, u32), _)> = due
             .into_iter()
             .filter_map(|(_, key)| {
                 let tracked = self.state.aggregates().get(&key)?;
                 let object = to_object(&key, &tracked.aggregate, now);
-                Some((key, object))
+                let kills = tracked.aggregate.oom().kills();
+                Some(((key, kills), object))
             })
             .collect();
         let writer = &self.ports.writer;
@@ -206,13 +209,14 @@ where
         let mut failed = Vec::new();
         loop {
             match tokio::time::timeout_at(deadline, stream.next()).await {
-                Ok(Some((key, Ok(())))) => {
+                Ok(Some(((key, kills), Ok(())))) => {
                     if let Some(t) = self.state.aggregates_mut().get_mut(&key) {
                         t.checkpointed = Some(now);
+                        t.checkpointed_kills = kills;
                     }
                     written += 1;
                 }
-                Ok(Some((key, Err(e)))) => {
+                Ok(Some(((key, _), Err(e)))) => {
                     self.metrics.error("write_checkpoint", e.label());
                     failed.push((checkpoint_name(&key), e.to_string()));
                 }

@@ -321,6 +321,49 @@ async fn a_restart_keeps_history_through_checkpoints() {
 }
 
 #[tokio::test]
+async fn a_restart_keeps_the_oom_bump_through_the_checkpoint() {
+    let mut w = web_world();
+    w.usage.set(Some(hourly(T0, 48, 0.2, 300.0 * MIB)));
+    let mut first = w.recommender(LoopConfig::default());
+    first.run_once().await.unwrap();
+    w.clock.advance(Duration::from_secs(60));
+    w.usage.set(Some(vec![]));
+    w.pods.set(vec![pod(
+        "web",
+        "web-1",
+        Some(T0 + Duration::from_secs(30)),
+    )]);
+    let report = first.run_once().await.unwrap();
+    assert_eq!(report.oom_kills, 1);
+    // The kill makes the checkpoint due at once, not after --checkpoint-interval.
+    assert_eq!(report.checkpoints_written, 1);
+    let bumped = target(&w.writer.last_status("web").unwrap(), "memory");
+    assert!(bumped as f64 > GIB, "{bumped}");
+    let checkpoint = w
+        .writer
+        .checkpoints
+        .lock()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let annotation =
+        &checkpoint.metadata.annotations.as_ref().unwrap()[crate::checkpoints::OOM_ANNOTATION];
+    assert!(annotation.contains("\"kills\":1"), "{annotation}");
+
+    // A new process, and the pod was replaced: no pod's lastState shows the kill any more.
+    w.clock.advance(Duration::from_secs(60));
+    w.pods.set(vec![pod("web", "web-2", None)]);
+    w.writer.statuses.lock().unwrap().clear();
+    let mut second = w.recommender(LoopConfig::default());
+    let report = second.run_once().await.unwrap();
+    assert_eq!(report.oom_kills, 0);
+    let after = target(&w.writer.last_status("web").unwrap(), "memory");
+    assert_eq!(after, bumped, "the bump survives the restart");
+}
+
+#[tokio::test]
 async fn history_is_awaited_with_a_condition_and_taken_in_before_held_back_samples() {
     let mut w = World::with_usage(Usage {
         has_history: true,
