@@ -76,6 +76,8 @@ pub struct ControlPlaneDay {
     pub autoscaled: CpRun,
     /// At the starting size all day.
     pub fixed: CpRun,
+    /// On-demand USD per hour of each rung in the scenario's region (`None`: no built-in price).
+    pub hourly_usd: Vec<Option<f64>>,
 }
 
 /// The figures of one run (`summary.json`).
@@ -139,7 +141,7 @@ impl ControlPlaneDay {
             let per_minute: f64 = run
                 .minutes
                 .iter()
-                .map(|m| crate::prices::on_demand_usd_per_hour(self.size_name(m.rung)))
+                .map(|m| self.hourly_usd.get(m.rung).copied().flatten())
                 .map(|p| p.unwrap_or(0.0) / 60.0)
                 .sum();
             (per_minute * f64::from(self.settings.nodes) * 100.0).round() / 100.0
@@ -173,13 +175,21 @@ pub fn simulate(
     settings: Option<&ControlPlaneSettings>,
     recording: &Recording,
     daemonsets: usize,
+    region: &str,
 ) -> Option<ControlPlaneDay> {
     let settings = settings?;
+    let hourly_usd = settings
+        .ladder
+        .rungs()
+        .iter()
+        .map(|r| crate::prices::built_in_on_demand(region, &r.name))
+        .collect();
     let daemonsets = u32::try_from(daemonsets).unwrap_or(u32::MAX);
     let minutes = load::per_minute(recording, daemonsets);
     Some(ControlPlaneDay {
         autoscaled: run(settings, &minutes, true),
         fixed: run(settings, &minutes, false),
         settings: settings.clone(),
+        hourly_usd,
     })
 }

@@ -176,8 +176,7 @@ impl RawControlPlane {
         }
         let mut candidates = Vec::with_capacity(self.sizes.len());
         for (i, name) in self.sizes.iter().enumerate() {
-            let known = crate::instances::instance_type(name)
-                .filter(|_| crate::prices::on_demand_usd_per_hour(name).is_some());
+            let known = crate::instances::instance_type(name);
             let Some(t) = known else {
                 let known: Vec<&str> = crate::instances::known_types().collect();
                 return Err(error(

@@ -226,6 +226,7 @@ fn row(t: f64, nodes: u32, replicas: Vec<u32>) -> TimelineRow {
         instances: nodes,
         pending_pods: 0,
         desired: replicas.clone(),
+        desired_unclamped: replicas.clone(),
         load: vec![0.0; replicas.len()],
         replicas,
         requested_cpu: 0.0,

@@ -385,6 +385,7 @@ impl Simulation {
             scenario.control_plane.as_ref(),
             &self.recording,
             daemonsets,
+            &scenario.region,
         );
         let world = self.cluster().world();
         let end = self.end;
