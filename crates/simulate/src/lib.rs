@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod cluster;
+pub mod compare;
 pub mod engine;
 pub mod instances;
 pub mod load;
@@ -20,6 +21,7 @@ pub mod prices;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod runs;
 pub mod scenario;
 pub mod scheduler;
 pub mod summary;

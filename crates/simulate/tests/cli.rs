@@ -26,6 +26,7 @@ fn run_writes_the_outputs_where_asked() {
         out: Some(out.clone()),
         seed: Some(3),
         duration: Some(Duration::from_secs(1800)),
+        ..Args::default()
     };
     block(run(args)).unwrap();
     for f in ["summary.json", "timeline.csv", "report.html"] {

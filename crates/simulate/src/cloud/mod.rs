@@ -24,6 +24,10 @@ use tidal_core::instance::InstanceType;
 
 use crate::{instances, prices};
 
+mod billing;
+
+pub use billing::{Billing, Ledger};
+
 /// Timing of the simulated cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CloudTiming {
@@ -171,41 +175,10 @@ impl Asg {
     }
 }
 
-/// Instance-hours and cost billed so far (billing runs from launch to termination request).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Billing {
-    /// Σ over instances of seconds billed.
-    pub instance_seconds: f64,
-    /// Σ over instances of USD billed.
-    pub cost_usd: f64,
-    /// Instances billed right now.
-    pub instances: u32,
-    /// Current spend rate in USD per hour.
-    pub usd_per_hour: f64,
-}
-
-impl Billing {
-    fn add(&mut self, usd_per_hour: f64) {
-        self.instances += 1;
-        self.usd_per_hour += usd_per_hour;
-    }
-
-    fn remove(&mut self, usd_per_hour: f64) {
-        self.instances = self.instances.saturating_sub(1);
-        self.usd_per_hour = (self.usd_per_hour - usd_per_hour).max(0.0);
-    }
-
-    fn integrate(&mut self, dt: Duration) {
-        let secs = dt.as_secs_f64();
-        self.instance_seconds += f64::from(self.instances) * secs;
-        self.cost_usd += self.usd_per_hour * secs / 3600.0;
-    }
-}
-
 #[derive(Debug)]
 struct CloudState {
     now: Timestamp,
-    billing: Billing,
+    billing: Ledger,
     timing: CloudTiming,
     asgs: BTreeMap<NodeGroupId, Asg>,
     outages: Vec<CapacityOutage>,
@@ -242,7 +215,7 @@ impl SimCloud {
             .collect();
         let state = CloudState {
             now: start,
-            billing: Billing::default(),
+            billing: Ledger::default(),
             timing,
             asgs,
             outages,
@@ -298,7 +271,7 @@ impl SimCloud {
                     keep
                 });
             }
-            st.billing.remove(rate);
+            st.billing.remove(&group.pool, rate);
             st.events.push(CloudEvent::Gone {
                 group: group.clone(),
                 instance_id: id.clone(),
@@ -310,7 +283,12 @@ impl SimCloud {
 
     /// What has been billed so far and the current rate.
     pub fn billing(&self) -> Billing {
-        self.lock().billing
+        self.lock().billing.total
+    }
+
+    /// What has been billed so far, in total and per pool.
+    pub fn ledger(&self) -> Ledger {
+        self.lock().billing.clone()
     }
 
     /// Desired capacity and the ASG bounds per group, for invariant checks.
@@ -427,7 +405,7 @@ impl CloudState {
 
 impl Asg {
     /// Marks `extra` instances for termination: newest first, pending (not yet useful) first.
-    fn scale_in(&mut self, mut extra: u32, billing: &mut Billing) {
+    fn scale_in(&mut self, mut extra: u32, billing: &mut Ledger) {
         let mut order: Vec<usize> = (0..self.instances.len()).collect();
         order.sort_by_key(|&i| {
             let inst = &self.instances[i];
@@ -443,7 +421,7 @@ impl Asg {
             let inst = &mut self.instances[i];
             if inst.state != InstanceState::Terminating {
                 inst.state = InstanceState::Terminating;
-                billing.remove(inst.usd_per_hour);
+                billing.remove(&self.spec.id.pool, inst.usd_per_hour);
                 extra -= 1;
             }
         }
@@ -456,12 +434,12 @@ impl Asg {
         count: u32,
         now: Timestamp,
         timing: CloudTiming,
-        billing: &mut Billing,
+        billing: &mut Ledger,
         next_seq: &mut u64,
     ) {
         let usd_per_hour = prices::usd_per_hour(instance_type, self.spec.spot).unwrap_or(0.0);
         for _ in 0..count {
-            billing.add(usd_per_hour);
+            billing.add(&self.spec.id.pool, usd_per_hour);
             let seq = *next_seq;
             *next_seq += 1;
             self.instances.push(SimInstance {
@@ -563,7 +541,7 @@ impl CloudProvider for SimCloud {
         inst.state = InstanceState::Terminating;
         let rate = inst.usd_per_hour;
         asg.desired = desired - 1;
-        st.billing.remove(rate);
+        st.billing.remove(&group.pool, rate);
         Ok(())
     }
 

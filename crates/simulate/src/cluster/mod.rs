@@ -133,8 +133,9 @@ pub struct ClusterWorld {
     pub status: Option<StatusReport>,
     /// Workload pods created, bound or deleted since the workloads last looked.
     pub pod_changes: Vec<(usize, u64)>,
-    /// Wait times (creation to binding) of workload pods, in seconds, from `record_from` on.
-    pub pending_waits: Vec<f64>,
+    /// Wait times (creation to binding) of workload pods, in seconds, from `record_from` on,
+    /// with the workload's index.
+    pub pending_waits: Vec<(usize, f64)>,
     /// Pods created before this instant are not counted in `pending_waits` (warm-up).
     pub record_from: Timestamp,
     next_uid: u64,
@@ -335,7 +336,7 @@ impl ClusterWorld {
             self.pod_changes.push((w, uid));
             if pod.created_at >= self.record_from {
                 self.pending_waits
-                    .push(now.since(pod.created_at).as_secs_f64());
+                    .push((w, now.since(pod.created_at).as_secs_f64()));
             }
         }
         self.pending.remove(&uid);

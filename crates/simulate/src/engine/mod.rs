@@ -28,10 +28,12 @@ use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
 use tidal_runtime::{Clock, LeaderHandle};
 
-use crate::cloud::{Billing, CloudEvent, SimCloud};
+use crate::cloud::{CloudEvent, Ledger, SimCloud};
 use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
 use crate::progress::Progress;
-use crate::record::{DecisionKind, Recording, TimelineRow, clock, offset_secs};
+use crate::record::{
+    DecisionKind, PoolTick, Recording, TimelineRow, Window, WindowKind, clock, offset_secs,
+};
 use crate::scenario::{Failure, SIM_EPOCH, Scenario};
 use crate::scheduler::SimScheduler;
 use crate::summary::{RunFacts, Summary};
@@ -60,6 +62,9 @@ pub enum SimError {
     /// The simulated cluster rejected a change (a bug in the simulator).
     #[error("simulated cluster: {0}")]
     Cluster(#[from] SimClusterError),
+    /// A worker of parallel runs could not start or stopped.
+    #[error("parallel runs: {0}")]
+    Runtime(String),
 }
 
 /// The result of a run.
@@ -93,7 +98,7 @@ pub struct Simulation {
     next_hpa: Timestamp,
     next_scan: Timestamp,
     interruptions_done: Vec<bool>,
-    billing_at_epoch: Option<Billing>,
+    billing_at_epoch: Option<Ledger>,
     autoscaler_errors: u64,
     started: Instant,
     last_no_scale_up: String,
@@ -137,6 +142,7 @@ impl Simulation {
                 .map(|p| p.name.clone())
                 .collect(),
             workloads: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
+            windows: outage_windows(&scenario.failures),
             ..Recording::default()
         };
         Ok(Simulation {
@@ -259,7 +265,7 @@ impl Simulation {
             self.next_scan = now + self.scenario.autoscaler.scan_interval;
         }
         if now == SIM_EPOCH || (self.billing_at_epoch.is_none() && now > SIM_EPOCH) {
-            self.billing_at_epoch = Some(self.cloud().billing());
+            self.billing_at_epoch = Some(self.cloud().ledger());
         }
         if now >= self.next_tick {
             if now >= SIM_EPOCH && now < self.end {
@@ -290,6 +296,12 @@ impl Simulation {
             if now >= SIM_EPOCH {
                 self.recording.counters.spot_interruptions += u64::from(reclaimed);
             }
+            self.recording.windows.push(Window {
+                from: offset_secs(now),
+                until: offset_secs(now),
+                kind: WindowKind::SpotInterruption,
+                label: format!("{reclaimed} spot instances of {pool} reclaimed"),
+            });
             self.recording.decide(
                 now,
                 DecisionKind::Cloud,
@@ -328,8 +340,8 @@ impl Simulation {
     fn record_row(&mut self, now: Timestamp) {
         let world = self.cluster().world();
         let offset = offset_from_epoch(now);
-        let billing = self.cloud().billing();
-        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let ledger = self.cloud().ledger();
+        let at_epoch = self.billing_at_epoch.clone().unwrap_or_default();
         let t = &world.totals;
         let nodes_by_pool = self
             .recording
@@ -350,7 +362,7 @@ impl Simulation {
         let row = TimelineRow {
             t: offset_secs(now),
             nodes_by_pool,
-            instances: billing.instances,
+            instances: ledger.total.instances,
             pending_pods: u32::try_from(world.pending.len()).unwrap_or(u32::MAX),
             replicas,
             desired: (0..workloads.len())
@@ -361,8 +373,9 @@ impl Simulation {
             allocatable_cpu: t.allocatable.cpu_millis as f64 / 1000.0,
             requested_memory_gib: t.requested.memory_bytes as f64 / GIB,
             allocatable_memory_gib: t.allocatable.memory_bytes as f64 / GIB,
-            cost: billing.cost_usd - at_epoch.cost_usd,
+            cost: ledger.total.cost_usd - at_epoch.total.cost_usd,
             nodes_lower_bound: self.nodes.lower_bound(&t.requested),
+            pools: pool_ticks(&world, &self.recording.pools, &ledger),
         };
         drop(world);
         self.recording.timeline.push(row);
@@ -372,22 +385,32 @@ impl Simulation {
     pub fn finish(self) -> SimResult {
         let world = self.cluster().world();
         let end = self.end;
-        let still_pending: Vec<f64> = world
+        let still_pending: Vec<(usize, f64)> = world
             .pending
             .iter()
             .filter_map(|uid| world.pods.get(uid))
-            .filter(|p| matches!(p.owner, Owner::Workload(_)) && p.pod.created_at >= SIM_EPOCH)
-            .map(|p| end.since(p.pod.created_at).as_secs_f64())
+            .filter_map(|p| match p.owner {
+                Owner::Workload(w) if p.pod.created_at >= SIM_EPOCH => {
+                    Some((w, end.since(p.pod.created_at).as_secs_f64()))
+                }
+                _ => None,
+            })
             .collect();
-        let billing = self.cloud().billing();
-        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let ledger = self.cloud().ledger();
+        let at_epoch = self.billing_at_epoch.clone().unwrap_or_default();
+        let billing = ledger.total.since(&at_epoch.total);
         let facts = RunFacts {
             scenario: self.scenario.name.clone(),
+            scenario_path: self.scenario.origin.clone(),
+            scenario_sha256: self.scenario.sha256.clone(),
             seed: self.scenario.seed,
             duration_hours: self.scenario.duration.as_secs_f64() / 3600.0,
             tick_seconds: self.scenario.tick.as_secs_f64(),
-            instance_seconds: billing.instance_seconds - at_epoch.instance_seconds,
-            cost: billing.cost_usd - at_epoch.cost_usd,
+            instance_seconds: billing.instance_seconds,
+            cost: billing.cost_usd,
+            pools: (self.recording.pools.iter())
+                .map(|p| ledger.of(p).since(&at_epoch.of(p)))
+                .collect(),
             waits: world.pending_waits.clone(),
             still_pending,
             wall_time_seconds: self.started.elapsed().as_secs_f64(),
@@ -447,6 +470,51 @@ fn apply_cloud_events(
         }
     }
     Ok(())
+}
+
+/// The scenario's capacity outages as chart windows.
+fn outage_windows(failures: &[Failure]) -> Vec<Window> {
+    failures
+        .iter()
+        .filter_map(|f| match f {
+            Failure::Capacity {
+                instance_type,
+                zone,
+                from,
+                until,
+            } => Some(Window {
+                from: from.as_secs_f64(),
+                until: until.as_secs_f64(),
+                kind: WindowKind::Outage,
+                label: format!("no {instance_type} capacity in {zone}"),
+            }),
+            Failure::SpotInterruption { .. } => None,
+        })
+        .collect()
+}
+
+/// Per pool (in `pools` order): its spend rate and what its registered nodes hold.
+fn pool_ticks(world: &ClusterWorld, pools: &[String], ledger: &Ledger) -> Vec<PoolTick> {
+    let mut ticks: Vec<PoolTick> = pools
+        .iter()
+        .map(|p| PoolTick {
+            usd_per_hour: ledger.of(p).usd_per_hour,
+            ..PoolTick::default()
+        })
+        .collect();
+    for node in world.nodes.values() {
+        let Some(i) = pools.iter().position(|p| *p == node.group.pool) else {
+            continue;
+        };
+        let alloc = &node.node.spec.allocatable;
+        let used = world.state.used(node.id).cloned().unwrap_or_default();
+        let tick = &mut ticks[i];
+        tick.allocatable_cpu += alloc.cpu_millis as f64 / 1000.0;
+        tick.allocatable_memory_gib += alloc.memory_bytes as f64 / GIB;
+        tick.requested_cpu += used.cpu_millis as f64 / 1000.0;
+        tick.requested_memory_gib += used.memory_bytes as f64 / GIB;
+    }
+    ticks
 }
 
 /// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).

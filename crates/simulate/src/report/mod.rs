@@ -255,6 +255,7 @@ mod tests {
             allocatable_memory_gib: 2.0,
             cost: 0.0,
             nodes_lower_bound: 0.5,
+            pools: Vec::new(),
         }
     }
 

@@ -238,6 +238,8 @@ pub struct Scenario {
     pub name: String,
     /// Where it came from (file path or `built-in default`).
     pub origin: String,
+    /// SHA-256 of the scenario text, hex (tells apart runs of edited files of one name).
+    pub sha256: String,
     /// Recorded span, from 00:00.
     pub duration: Duration,
     /// Recording step.
@@ -313,6 +315,7 @@ impl Scenario {
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
+            sha256: crate::summary::sha256_hex(text.as_bytes()),
             duration: raw.duration.0,
             tick: raw.tick.0,
             warmup: raw.warmup.0,
