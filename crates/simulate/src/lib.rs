@@ -17,6 +17,7 @@ pub mod compare;
 pub mod engine;
 pub mod instances;
 pub mod load;
+pub mod noise;
 pub mod prices;
 pub mod progress;
 pub mod record;

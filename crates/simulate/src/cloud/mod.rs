@@ -22,6 +22,7 @@ use tidal_cluster_autoscaler::ports::{
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
 
+use crate::noise::BootTimes;
 use crate::{instances, prices};
 
 mod billing;
@@ -185,6 +186,7 @@ struct CloudState {
     failures: Vec<ScaleUpFailure>,
     events: Vec<CloudEvent>,
     next_seq: u64,
+    boot: BootTimes,
 }
 
 /// The simulated cloud. Interior mutability because the ports take `&self`.
@@ -222,10 +224,28 @@ impl SimCloud {
             failures: Vec::new(),
             events: Vec::new(),
             next_seq: 1,
+            boot: BootTimes::new(timing.boot_time, None, 0),
         };
         Self {
             state: Mutex::new(state),
         }
+    }
+
+    /// The same cloud with boot times drawn from `boot` (instead of always the boot time).
+    pub fn with_boot_times(self, boot: BootTimes) -> Self {
+        self.lock().boot = boot;
+        self
+    }
+
+    /// Running spot instances of `pool`.
+    pub fn running_spot(&self, pool: &str) -> u32 {
+        let st = self.lock();
+        let n = (st.asgs.values())
+            .filter(|a| a.spec.id.pool == pool)
+            .flat_map(|a| &a.instances)
+            .filter(|i| i.spot && i.state == InstanceState::Running)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     fn lock(&self) -> MutexGuard<'_, CloudState> {
@@ -389,9 +409,9 @@ impl CloudState {
                     &instance_type,
                     missing,
                     now,
-                    timing,
                     &mut self.billing,
                     &mut self.next_seq,
+                    &mut self.boot,
                 );
             }
             None => {
@@ -427,15 +447,15 @@ impl Asg {
         }
     }
 
-    /// Launches `count` instances of `instance_type`; they boot after the boot time.
+    /// Launches `count` instances of `instance_type`; each boots after a boot time from `boot`.
     fn launch(
         &mut self,
         instance_type: &str,
         count: u32,
         now: Timestamp,
-        timing: CloudTiming,
         billing: &mut Ledger,
         next_seq: &mut u64,
+        boot: &mut BootTimes,
     ) {
         let usd_per_hour = prices::usd_per_hour(instance_type, self.spec.spot).unwrap_or(0.0);
         for _ in 0..count {
@@ -448,7 +468,7 @@ impl Asg {
                 spot: self.spec.spot,
                 state: InstanceState::Pending,
                 launched_at: now,
-                ready_at: now + timing.boot_time,
+                ready_at: now + boot.sample(),
                 usd_per_hour,
             });
         }

@@ -30,6 +30,7 @@ use tidal_runtime::{Clock, LeaderHandle};
 
 use crate::cloud::{CloudEvent, Ledger, SimCloud};
 use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
+use crate::noise::{self, BootTimes, LoadNoise};
 use crate::progress::Progress;
 use crate::record::{
     DecisionKind, PoolTick, Recording, TimelineRow, Window, WindowKind, clock, offset_secs,
@@ -106,15 +107,22 @@ pub struct Simulation {
 
 impl Simulation {
     /// Sets up the cloud, cluster, workloads and the autoscaler for `scenario`.
-    pub fn new(scenario: Scenario) -> Result<Simulation, SimError> {
+    pub fn new(mut scenario: Scenario) -> Result<Simulation, SimError> {
         let start = SIM_EPOCH - scenario.warmup;
         let nodes = NodeFactory::new(&scenario)?;
+        add_load_noise(&mut scenario);
+        let boot = BootTimes::new(
+            scenario.cloud.boot_time,
+            scenario.noise.boot_time_p95,
+            scenario.seed,
+        );
         let cloud = SimCloud::new(
             nodes.asg_specs(&scenario),
             nodes.outages(&scenario),
             scenario.cloud,
             start,
-        );
+        )
+        .with_boot_times(boot);
         let cluster = SimCluster::new(
             scenario.daemonsets.clone(),
             scenario
@@ -232,6 +240,7 @@ impl Simulation {
             .min(self.end);
         self.clock.set(now);
         self.inject_failures(now);
+        self.random_spot_interruptions(now);
         let events = self.controller.cloud().step(now);
         {
             let mut world = self.controller.cluster().world();
@@ -281,33 +290,57 @@ impl Simulation {
     }
 
     fn inject_failures(&mut self, now: Timestamp) {
-        for (i, f) in self.scenario.failures.iter().enumerate() {
-            let Failure::SpotInterruption { pool, at, count } = f else {
-                continue;
-            };
-            if self.interruptions_done[i] || SIM_EPOCH + *at > now {
-                continue;
-            }
+        let due: Vec<(usize, String, u32)> = (self.scenario.failures.iter().enumerate())
+            .filter_map(|(i, f)| match f {
+                Failure::SpotInterruption { pool, at, count }
+                    if !self.interruptions_done[i] && SIM_EPOCH + *at <= now =>
+                {
+                    Some((i, pool.clone(), *count))
+                }
+                _ => None,
+            })
+            .collect();
+        for (i, pool, count) in due {
             self.interruptions_done[i] = true;
-            let reclaimed = self
-                .controller
-                .cloud()
-                .interrupt_spot(pool, *count, &mut self.rng);
-            if now >= SIM_EPOCH {
-                self.recording.counters.spot_interruptions += u64::from(reclaimed);
-            }
-            self.recording.windows.push(Window {
-                from: offset_secs(now),
-                until: offset_secs(now),
-                kind: WindowKind::SpotInterruption,
-                label: format!("{reclaimed} spot instances of {pool} reclaimed"),
-            });
-            self.recording.decide(
-                now,
-                DecisionKind::Cloud,
-                format!("spot interruption: AWS reclaimed {reclaimed} of the requested {count} instances of pool {pool}"),
-            );
+            let reclaimed = (self.controller.cloud()).interrupt_spot(&pool, count, &mut self.rng);
+            let what = format!("spot interruption of {count} requested instances");
+            self.record_interruption(now, &pool, reclaimed, &what);
         }
+    }
+
+    /// The `noise.spot_interruptions` process: once per tick, each pool loses a Poisson number
+    /// of its running spot instances.
+    fn random_spot_interruptions(&mut self, now: Timestamp) {
+        if self.scenario.noise.spot_interruptions.is_empty() || now < self.next_tick {
+            return;
+        }
+        let hours = self.scenario.tick.as_secs_f64() / 3600.0;
+        for (pool, rate) in self.scenario.noise.spot_interruptions.clone() {
+            let running = self.controller.cloud().running_spot(&pool);
+            let count = noise::poisson(&mut self.rng, rate * f64::from(running) * hours);
+            if count > 0 {
+                let cloud = self.controller.cloud();
+                let reclaimed = cloud.interrupt_spot(&pool, count, &mut self.rng);
+                self.record_interruption(now, &pool, reclaimed, "random spot interruption");
+            }
+        }
+    }
+
+    fn record_interruption(&mut self, now: Timestamp, pool: &str, reclaimed: u32, what: &str) {
+        if now >= SIM_EPOCH {
+            self.recording.counters.spot_interruptions += u64::from(reclaimed);
+        }
+        self.recording.windows.push(Window {
+            from: offset_secs(now),
+            until: offset_secs(now),
+            kind: WindowKind::SpotInterruption,
+            label: format!("{reclaimed} spot instances of {pool} reclaimed"),
+        });
+        self.recording.decide(
+            now,
+            DecisionKind::Cloud,
+            format!("{what}: AWS reclaimed {reclaimed} instances of pool {pool}"),
+        );
     }
 
     async fn run_autoscaler(&mut self, now: Timestamp) {
@@ -470,6 +503,18 @@ fn apply_cloud_events(
         }
     }
     Ok(())
+}
+
+/// Puts the scenario's load noise (if any) on every workload's load curve.
+fn add_load_noise(scenario: &mut Scenario) {
+    if scenario.noise.load <= 0.0 {
+        return;
+    }
+    let span = scenario.duration;
+    for (i, w) in scenario.workloads.iter_mut().enumerate() {
+        let noise = LoadNoise::new(&scenario.noise, scenario.seed, i, span);
+        w.load = w.load.clone().with_noise(noise);
+    }
 }
 
 /// The scenario's capacity outages as chart windows.

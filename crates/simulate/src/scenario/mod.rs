@@ -61,6 +61,11 @@
 //! failures:
 //! - {kind: capacity, instance_type: m6i.2xlarge, zone: eu-central-1a, from: 15h, until: 16h}
 //! - {kind: spot_interruption, pool: spot, at: 20h, count: 5}
+//! noise:                         # seeded variability (see `crate::noise`); default: none
+//!   load: 0.1                    # relative standard deviation of each workload's load
+//!   load_correlation: 10m        # how long a deviation lasts
+//!   boot_time_p95: 150s          # boot times log-normal, median cloud.boot_time
+//!   spot_interruptions: [{pool: spot, per_instance_hour: 0.01}]
 //! ```
 
 pub mod fields;
@@ -264,6 +269,8 @@ pub struct Scenario {
     pub failures: Vec<Failure>,
     /// DaemonSet pod templates.
     pub daemonsets: Vec<Arc<PodSpec>>,
+    /// Seeded variability (none unless the scenario asks).
+    pub noise: crate::noise::Noise,
 }
 
 impl Scenario {
@@ -312,6 +319,13 @@ impl Scenario {
             .map(|(i, f)| v.failure(i, f, &raw, &node_pools))
             .collect::<Result<Vec<_>, _>>()?;
         let daemonsets = raw.daemonsets.iter().map(validate::daemonset_pod).collect();
+        let spot_pools: Vec<&str> = (node_pools.pools().iter())
+            .filter(|p| p.spot)
+            .map(|p| p.name.as_str())
+            .collect();
+        let noise = (raw.noise)
+            .validate(&spot_pools, raw.cloud.boot_time.0)
+            .map_err(|(field, message)| v.invalid(field, message))?;
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
@@ -332,6 +346,7 @@ impl Scenario {
             workloads,
             failures,
             daemonsets,
+            noise,
         })
     }
 

@@ -90,6 +90,9 @@ pub struct RawScenario {
     /// DaemonSets (one pod on every node they tolerate).
     #[serde(default)]
     pub daemonsets: Vec<RawDaemonSet>,
+    /// Seeded variability (load noise, boot times, random spot interruptions).
+    #[serde(default)]
+    pub noise: crate::noise::RawNoise,
 }
 
 /// Cloud timing.
