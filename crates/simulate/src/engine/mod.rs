@@ -28,7 +28,7 @@ use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
 use tidal_runtime::{Clock, LeaderHandle};
 
-use crate::cloud::{CloudEvent, Ledger, SimCloud};
+use crate::cloud::{CapacityOutage, CloudEvent, Ledger, SimCloud};
 use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
 use crate::noise::{self, BootTimes, LoadNoise};
 use crate::progress::Progress;
@@ -150,7 +150,7 @@ impl Simulation {
                 .map(|p| p.name.clone())
                 .collect(),
             workloads: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
-            windows: outage_windows(&scenario.failures),
+            windows: outage_windows(&nodes.outages(&scenario)),
             ..Recording::default()
         };
         Ok(Simulation {
@@ -517,23 +517,15 @@ fn add_load_noise(scenario: &mut Scenario) {
     }
 }
 
-/// The scenario's capacity outages as chart windows.
-fn outage_windows(failures: &[Failure]) -> Vec<Window> {
-    failures
+/// Capacity outages as chart windows.
+fn outage_windows(outages: &[CapacityOutage]) -> Vec<Window> {
+    outages
         .iter()
-        .filter_map(|f| match f {
-            Failure::Capacity {
-                instance_type,
-                zone,
-                from,
-                until,
-            } => Some(Window {
-                from: from.as_secs_f64(),
-                until: until.as_secs_f64(),
-                kind: WindowKind::Outage,
-                label: format!("no {instance_type} capacity in {zone}"),
-            }),
-            Failure::SpotInterruption { .. } => None,
+        .map(|o| Window {
+            from: offset_secs(o.from),
+            until: offset_secs(o.until),
+            kind: WindowKind::Outage,
+            label: format!("no {} capacity in {}", o.instance_type, o.zone),
         })
         .collect()
 }
