@@ -418,7 +418,7 @@ mod tests {
         assert!(l.contains("stroke-dasharray=\"3 2\"><title>w1.5</title></line>"));
         assert!(!l.contains("w5"), "outside the chart");
         // Shades come before the series, so they stay behind them.
-        assert!(l.find("<rect").unwrap() < l.find("<polyline").unwrap());
+        assert!(l.find("<rect") < l.find("<polyline"), "{l}");
         let a = stacked_area_shaded(&xs, &s, "y", &shaded[..1]);
         assert_eq!(a.matches("<rect").count(), 1);
     }
