@@ -263,17 +263,23 @@ pub fn meaning(key: &str) -> Meaning {
 }
 
 /// Sort key of a figure: its group; then top-level figures in table order before per-pool,
-/// per-workload and unknown ones, which keep their document order (`seen`).
-pub fn sort_key(key: &str, seen: usize) -> (usize, usize, usize) {
+/// per-workload and unknown ones, which keep the order their entry (`seen`: where its pool or
+/// workload first appeared) and fields have in the tables.
+pub fn sort_key(key: &str, seen: usize) -> (usize, usize, usize, usize) {
     let m = meaning(key);
     let group = GROUPS
         .iter()
         .position(|g| *g == m.group)
         .unwrap_or(GROUPS.len());
     match m.order {
-        o if o < 1000 => (group, 0, o),
-        o if o < 2000 => (group, 1, seen),
-        o if o < usize::MAX => (group, 2, seen),
-        _ => (group, 3, seen),
+        o if o < 1000 => (group, 0, o, 0),
+        o if o < 2000 => (group, 1, seen, o),
+        o if o < usize::MAX => (group, 2, seen, o),
+        _ => (group, 3, seen, 0),
     }
+}
+
+/// The part of a key that names its entry: `pools[spot]` of `pools[spot].cost`.
+pub fn entry(key: &str) -> &str {
+    key.rsplit_once("].").map_or(key, |(e, _)| e)
 }

@@ -92,7 +92,16 @@ impl Comparison {
                 keys.push(k.clone());
             }
         }
-        let mut order: Vec<(usize, String)> = keys.into_iter().enumerate().collect();
+        let first_of_entry = |k: &str| {
+            let e = figures::entry(k);
+            keys.iter()
+                .position(|x| figures::entry(x) == e)
+                .unwrap_or(0)
+        };
+        let mut order: Vec<(usize, String)> = keys
+            .iter()
+            .map(|k| (first_of_entry(k), k.clone()))
+            .collect();
         order.sort_by_key(|(seen, k)| figures::sort_key(k, *seen));
         let figures = order
             .into_iter()

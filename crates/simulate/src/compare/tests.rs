@@ -20,7 +20,8 @@ fn summary(cost: f64, spot_cost: f64, wait_p95: f64, extra: Option<(&str, f64)>)
             {"name": "default", "node_hours": 60.0, "cost": cost - spot_cost, "cpu_utilization": 0.5},
             {"name": "spot", "node_hours": 40.0, "cost": spot_cost, "cpu_utilization": 0.7}
         ],
-        "workloads": [{"name": "web", "pending_pod_seconds_p95": wait_p95, "pods_pending_at_end": 0}],
+        "workloads": [{"name": "web", "pending_pod_seconds_max": wait_p95,
+                       "pending_pod_seconds_p95": wait_p95, "pods_pending_at_end": 0}],
         "wall_time_seconds": 2.5
     });
     if let Some((k, x)) = extra {
@@ -92,6 +93,11 @@ fn figures_are_grouped_in_a_fixed_order_with_unknown_ones_last() {
     let pos = |k: &str| c.figures.iter().position(|f| f.key == k).unwrap();
     assert!(pos("cost") < pos("pools[default].cost"));
     assert!(pos("pools[default].cost") < pos("pools[spot].cost"));
+    // Fields of an entry keep the table's order, whatever order the JSON has them in.
+    assert!(
+        pos("workloads[web].pending_pod_seconds_p95")
+            < pos("workloads[web].pending_pod_seconds_max")
+    );
     // A field this module does not know (e.g. added by another part) is still compared.
     let unknown = row(&c, "pods_never_scheduled");
     assert_eq!(unknown.group, "Other figures");
