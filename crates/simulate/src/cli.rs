@@ -1,4 +1,5 @@
-//! `tidal simulate [SCENARIO.yaml] [--out DIR] [--seed N]`: arguments, the run, the outputs.
+//! `tidal simulate [SCENARIO.yaml] [--out DIR] [--seed N] [--runs N]` and
+//! `tidal simulate compare A B [C …]`: arguments, the runs, the outputs.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,12 +8,17 @@ use anyhow::Context as _;
 
 use crate::engine::{SimResult, Simulation};
 use crate::progress::Progress;
+use crate::runs::{Spread, cores, run_all};
 use crate::scenario::Scenario;
-use crate::{report, summary::Summary};
+use crate::{compare, report, summary::Summary};
 
 /// Arguments of `tidal simulate`.
 #[derive(Clone, Debug, Default, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// `compare`: several runs side by side.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Scenario file (YAML). Without one, the built-in default day of an online shop runs.
     pub scenario: Option<PathBuf>,
     /// Directory for summary.json, timeline.csv and report.html [default: a new directory
@@ -29,6 +35,19 @@ pub struct Args {
     /// never scheduled, or an HPA that wanted more than its max_replicas.
     #[arg(long, env = "TIDAL_SIMULATE_STRICT")]
     pub strict: bool,
+    /// Run this many seeds (the seed, the seed + 1, …) in parallel on all cores and report
+    /// each figure's median and 95th percentile across runs (`spread.json`); each run's
+    /// outputs go to `seed-N/` under the output directory.
+    #[arg(long, default_value_t = 1, env = "TIDAL_SIMULATE_RUNS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+}
+
+/// Subcommands of `tidal simulate`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Compare runs side by side: scenario files (run now) or finished run directories
+    /// (their summary.json). Writes compare.json and compare.html and prints the table.
+    Compare(compare::command::CompareArgs),
 }
 
 /// Exit code of a run that finished but left demand unmet under `--strict`.
@@ -73,23 +92,18 @@ pub fn error_text(e: &anyhow::Error) -> String {
 
 /// Runs the simulation the arguments describe, writes the outputs and prints a summary.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Command::Compare(c)) = args.command {
+        return compare::command::run(c).await;
+    }
     let mut scenario = match &args.scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::default_day()?,
     };
-    if let Some(seed) = args.seed {
-        scenario = scenario.with_seed(seed);
+    scenario = adjust(scenario, args.seed, args.duration)?;
+    let out = output_dir(args.out.as_deref(), "")?;
+    if args.runs > 1 {
+        return run_seeds(scenario, args.runs, &out).await;
     }
-    if let Some(d) = args.duration {
-        anyhow::ensure!(!d.is_zero(), "--duration must be greater than zero");
-        scenario = scenario.with_duration(d);
-    }
-    let out = match &args.out {
-        Some(dir) => dir.clone(),
-        None => new_output_dir(Path::new("simulations"))?,
-    };
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("creating output directory {}", out.display()))?;
     let total = (scenario.warmup + scenario.duration).as_secs();
     let progress = Progress::new(total);
     let result = Simulation::new(scenario)?.run(&progress).await?;
@@ -108,6 +122,59 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         .into());
     }
+    Ok(())
+}
+
+/// Applies `--seed` and `--duration` to a scenario.
+pub fn adjust(
+    mut scenario: Scenario,
+    seed: Option<u64>,
+    duration: Option<Duration>,
+) -> anyhow::Result<Scenario> {
+    if let Some(seed) = seed {
+        scenario = scenario.with_seed(seed);
+    }
+    if let Some(d) = duration {
+        anyhow::ensure!(!d.is_zero(), "--duration must be greater than zero");
+        scenario = scenario.with_duration(d);
+    }
+    Ok(scenario)
+}
+
+/// `out` if given, else a new directory under `./simulations/` (its name prefixed with
+/// `prefix`); created.
+pub fn output_dir(out: Option<&Path>, prefix: &str) -> anyhow::Result<PathBuf> {
+    let out = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => new_output_dir(Path::new("simulations"), prefix)?,
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    Ok(out)
+}
+
+/// `--runs N`: N seeds in parallel; each run's outputs in `seed-S/`, the spread in
+/// `spread.json`.
+async fn run_seeds(scenario: Scenario, runs: u32, out: &Path) -> anyhow::Result<()> {
+    let scenarios: Vec<Scenario> = (0..u64::from(runs))
+        .map(|i| scenario.clone().with_seed(scenario.seed.wrapping_add(i)))
+        .collect();
+    let results = tokio::task::spawn_blocking(move || run_all(&scenarios, cores())).await?;
+    let mut summaries = Vec::with_capacity(results.len());
+    for result in results {
+        let result = result?;
+        let dir = out.join(format!("seed-{}", result.summary.seed));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating output directory {}", dir.display()))?;
+        write_outputs(&dir, &result)?;
+        summaries.push(serde_json::to_value(&result.summary)?);
+    }
+    let spread = Spread::new(&summaries);
+    spread
+        .write(out)
+        .with_context(|| format!("writing {}", out.join("spread.json").display()))?;
+    print!("{}", spread.to_text());
+    println!("Spread: {}", out.join("spread.json").display());
     Ok(())
 }
 
@@ -134,8 +201,8 @@ pub fn write_outputs(dir: &Path, result: &SimResult) -> anyhow::Result<()> {
 
 /// A directory under `parent` that does not exist yet, named by the UTC time
 /// (`20261121-153000`, then `…-2`, `…-3` if taken).
-fn new_output_dir(parent: &Path) -> anyhow::Result<PathBuf> {
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
+fn new_output_dir(parent: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    let stamp = format!("{prefix}{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
     for n in 1..1000 {
         let name = if n == 1 {
             stamp.clone()

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::noise::LoadNoise;
 use crate::scenario::fields::{HumanDuration, TimeOfDay};
 
 const DAY_SECS: f64 = 86_400.0;
@@ -127,6 +128,8 @@ pub enum LoadCurve {
     },
     /// Sorted `(offset seconds, value)` points, linearly interpolated, held flat beyond the ends.
     Series(Vec<(f64, f64)>),
+    /// Another curve times a seeded noise factor.
+    Noisy(Box<LoadCurve>, LoadNoise),
 }
 
 impl LoadCurve {
@@ -204,7 +207,13 @@ impl LoadCurve {
                 trough + (peak - trough) * up
             }
             LoadCurve::Series(points) => interpolate(points, t),
+            LoadCurve::Noisy(base, noise) => base.at(offset) * noise.at(t),
         }
+    }
+
+    /// This curve with `noise` on it.
+    pub fn with_noise(self, noise: LoadNoise) -> LoadCurve {
+        LoadCurve::Noisy(Box::new(self), noise)
     }
 }
 

@@ -11,7 +11,7 @@ use tidal_core::Timestamp;
 use crate::scenario::SIM_EPOCH;
 
 /// One timeline row: the state at the end of a tick.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TimelineRow {
     /// Seconds since 00:00.
     pub t: f64,
@@ -42,6 +42,48 @@ pub struct TimelineRow {
     pub cost: f64,
     /// Fractional nodes the requests need at least at this instant.
     pub nodes_lower_bound: f64,
+    /// Per pool (in the scenario's pool order): spend rate and requests vs allocatable.
+    pub pools: Vec<PoolTick>,
+}
+
+/// One pool at one tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PoolTick {
+    /// Spend rate of the pool's instances (booting ones included), USD per hour.
+    pub usd_per_hour: f64,
+    /// CPU requested by every pod bound to the pool's nodes (daemonsets included), cores.
+    pub requested_cpu: f64,
+    /// CPU allocatable on the pool's registered nodes, cores.
+    pub allocatable_cpu: f64,
+    /// Memory requested by every pod bound to the pool's nodes, GiB.
+    pub requested_memory_gib: f64,
+    /// Memory allocatable on the pool's registered nodes, GiB.
+    pub allocatable_memory_gib: f64,
+}
+
+/// Kinds of time windows drawn over the report's charts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowKind {
+    /// A capacity outage injected by the scenario.
+    Outage,
+    /// A node group backed off after a failed scale-up.
+    Backoff,
+    /// Spot instances were reclaimed (an instant).
+    SpotInterruption,
+}
+
+/// A span of simulated time worth marking on the charts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Window {
+    /// Start, seconds since 00:00.
+    pub from: f64,
+    /// End, seconds since 00:00 (equal to `from` for an instant).
+    pub until: f64,
+    /// Kind.
+    pub kind: WindowKind,
+    /// What it was.
+    pub label: String,
 }
 
 /// Kinds of decision-log entries.
@@ -128,6 +170,8 @@ pub struct Recording {
     pub timeline: Vec<TimelineRow>,
     /// The decision log, in time order.
     pub decisions: Vec<Decision>,
+    /// Outages, back-offs and interruptions, for the charts.
+    pub windows: Vec<Window>,
     /// Counters.
     pub counters: Counters,
     /// The VPA'd workloads' day under each OOM rule (see [`crate::vpa`]).
@@ -266,6 +310,7 @@ mod tests {
                 allocatable_memory_gib: 4.0,
                 cost: 0.5,
                 nodes_lower_bound: 0.25,
+                pools: Vec::new(),
             }],
             ..Recording::default()
         };

@@ -22,7 +22,12 @@ use tidal_cluster_autoscaler::ports::{
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
 
-use crate::instances;
+use crate::noise::BootTimes;
+use crate::{instances, prices};
+
+mod billing;
+
+pub use billing::{Billing, Ledger};
 
 /// Timing of the simulated cloud.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,47 +178,17 @@ impl Asg {
     }
 }
 
-/// Instance-hours and cost billed so far (billing runs from launch to termination request).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Billing {
-    /// Σ over instances of seconds billed.
-    pub instance_seconds: f64,
-    /// Σ over instances of USD billed.
-    pub cost_usd: f64,
-    /// Instances billed right now.
-    pub instances: u32,
-    /// Current spend rate in USD per hour.
-    pub usd_per_hour: f64,
-}
-
-impl Billing {
-    fn add(&mut self, usd_per_hour: f64) {
-        self.instances += 1;
-        self.usd_per_hour += usd_per_hour;
-    }
-
-    fn remove(&mut self, usd_per_hour: f64) {
-        self.instances = self.instances.saturating_sub(1);
-        self.usd_per_hour = (self.usd_per_hour - usd_per_hour).max(0.0);
-    }
-
-    fn integrate(&mut self, dt: Duration) {
-        let secs = dt.as_secs_f64();
-        self.instance_seconds += f64::from(self.instances) * secs;
-        self.cost_usd += self.usd_per_hour * secs / 3600.0;
-    }
-}
-
 #[derive(Debug)]
 struct CloudState {
     now: Timestamp,
-    billing: Billing,
+    billing: Ledger,
     timing: CloudTiming,
     asgs: BTreeMap<NodeGroupId, Asg>,
     outages: Vec<CapacityOutage>,
     failures: Vec<ScaleUpFailure>,
     events: Vec<CloudEvent>,
     next_seq: u64,
+    boot: BootTimes,
 }
 
 /// The simulated cloud. Interior mutability because the ports take `&self`.
@@ -244,17 +219,35 @@ impl SimCloud {
             .collect();
         let state = CloudState {
             now: start,
-            billing: Billing::default(),
+            billing: Ledger::default(),
             timing,
             asgs,
             outages,
             failures: Vec::new(),
             events: Vec::new(),
             next_seq: 1,
+            boot: BootTimes::new(timing.boot_time, None, 0),
         };
         Self {
             state: Mutex::new(state),
         }
+    }
+
+    /// The same cloud with boot times drawn from `boot` (instead of always the boot time).
+    pub fn with_boot_times(self, boot: BootTimes) -> Self {
+        self.lock().boot = boot;
+        self
+    }
+
+    /// Running spot instances of `pool`.
+    pub fn running_spot(&self, pool: &str) -> u32 {
+        let st = self.lock();
+        let n = (st.asgs.values())
+            .filter(|a| a.spec.id.pool == pool)
+            .flat_map(|a| &a.instances)
+            .filter(|i| i.spot && i.state == InstanceState::Running)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     fn lock(&self) -> MutexGuard<'_, CloudState> {
@@ -300,7 +293,7 @@ impl SimCloud {
                     keep
                 });
             }
-            st.billing.remove(rate);
+            st.billing.remove(&group.pool, rate);
             st.events.push(CloudEvent::Gone {
                 group: group.clone(),
                 instance_id: id.clone(),
@@ -312,7 +305,12 @@ impl SimCloud {
 
     /// What has been billed so far and the current rate.
     pub fn billing(&self) -> Billing {
-        self.lock().billing
+        self.lock().billing.total
+    }
+
+    /// What has been billed so far, in total and per pool.
+    pub fn ledger(&self) -> Ledger {
+        self.lock().billing.clone()
     }
 
     /// Desired capacity and the ASG bounds per group, for invariant checks.
@@ -413,9 +411,9 @@ impl CloudState {
                     &instance_type,
                     missing,
                     now,
-                    timing,
                     &mut self.billing,
                     &mut self.next_seq,
+                    &mut self.boot,
                 );
             }
             None => {
@@ -429,7 +427,7 @@ impl CloudState {
 
 impl Asg {
     /// Marks `extra` instances for termination: newest first, pending (not yet useful) first.
-    fn scale_in(&mut self, mut extra: u32, billing: &mut Billing) {
+    fn scale_in(&mut self, mut extra: u32, billing: &mut Ledger) {
         let mut order: Vec<usize> = (0..self.instances.len()).collect();
         order.sort_by_key(|&i| {
             let inst = &self.instances[i];
@@ -445,21 +443,21 @@ impl Asg {
             let inst = &mut self.instances[i];
             if inst.state != InstanceState::Terminating {
                 inst.state = InstanceState::Terminating;
-                billing.remove(inst.usd_per_hour);
+                billing.remove(&self.spec.id.pool, inst.usd_per_hour);
                 extra -= 1;
             }
         }
     }
 
-    /// Launches `count` instances of `instance_type`; they boot after the boot time.
+    /// Launches `count` instances of `instance_type`; each boots after a boot time from `boot`.
     fn launch(
         &mut self,
         instance_type: &str,
         count: u32,
         now: Timestamp,
-        timing: CloudTiming,
-        billing: &mut Billing,
+        billing: &mut Ledger,
         next_seq: &mut u64,
+        boot: &mut BootTimes,
     ) {
         // Every pool type is priced at load time; an unpriced one cannot reach here.
         let usd_per_hour = self
@@ -469,7 +467,7 @@ impl Asg {
             .copied()
             .unwrap_or(0.0);
         for _ in 0..count {
-            billing.add(usd_per_hour);
+            billing.add(&self.spec.id.pool, usd_per_hour);
             let seq = *next_seq;
             *next_seq += 1;
             self.instances.push(SimInstance {
@@ -478,7 +476,7 @@ impl Asg {
                 spot: self.spec.spot,
                 state: InstanceState::Pending,
                 launched_at: now,
-                ready_at: now + timing.boot_time,
+                ready_at: now + boot.sample(),
                 usd_per_hour,
             });
         }
@@ -571,7 +569,7 @@ impl CloudProvider for SimCloud {
         inst.state = InstanceState::Terminating;
         let rate = inst.usd_per_hour;
         asg.desired = desired - 1;
-        st.billing.remove(rate);
+        st.billing.remove(&group.pool, rate);
         Ok(())
     }
 

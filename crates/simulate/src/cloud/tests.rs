@@ -214,3 +214,28 @@ fn billing_integrates_instances_over_time_with_spot_discount() {
     let (od, spot) = (0.1, 0.05);
     assert!((b.cost_usd - (2.0 * od + spot)).abs() < 1e-9, "{b:?}");
 }
+
+#[test]
+fn billing_is_kept_per_pool_too() {
+    let c = cloud(vec![]);
+    c.step(at(0));
+    c.step(at(1800));
+    c.step(at(3600));
+    let ledger = c.ledger();
+    let od = crate::prices::usd_per_hour("m6i.large", false).unwrap();
+    let spot = crate::prices::usd_per_hour("c6i.large", true).unwrap();
+    let default = ledger.of("default");
+    let spot_pool = ledger.of("spot");
+    assert_eq!((default.instances, spot_pool.instances), (2, 1));
+    assert!((default.instance_seconds - 2.0 * 3600.0).abs() < 1e-6);
+    assert!((default.cost_usd - 2.0 * od).abs() < 1e-9, "{ledger:?}");
+    assert!((spot_pool.cost_usd - spot).abs() < 1e-9, "{ledger:?}");
+    assert_eq!(ledger.of("unknown"), Billing::default());
+    let sum: f64 = ledger.by_pool.values().map(|b| b.cost_usd).sum();
+    assert!((sum - ledger.total.cost_usd).abs() < 1e-9);
+    let half = ledger.total.since(&Billing {
+        instance_seconds: 3.0 * 1800.0,
+        ..Billing::default()
+    });
+    assert!((half.instance_seconds - 3.0 * 1800.0).abs() < 1e-6);
+}

@@ -134,8 +134,9 @@ pub struct ClusterWorld {
     /// Workload pods created, bound or deleted since the workloads last looked.
     pub pod_changes: Vec<(usize, u64)>,
     /// Wait times (creation to binding) of workload pods bound from `record_from` on, in
-    /// seconds, whenever they were created (a pod left pending by the warm-up counts in full).
-    pub pending_waits: Vec<f64>,
+    /// seconds, with the workload's index, whenever they were created (a pod left pending by the
+    /// warm-up counts in full).
+    pub pending_waits: Vec<(usize, f64)>,
     /// Pods bound before this instant are not counted in `pending_waits` (warm-up).
     pub record_from: Timestamp,
     next_uid: u64,
@@ -336,7 +337,7 @@ impl ClusterWorld {
             self.pod_changes.push((w, uid));
             if now >= self.record_from {
                 self.pending_waits
-                    .push(now.since(pod.created_at).as_secs_f64());
+                    .push((w, now.since(pod.created_at).as_secs_f64()));
             }
         }
         self.pending.remove(&uid);

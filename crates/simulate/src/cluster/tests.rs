@@ -97,7 +97,8 @@ fn the_scheduler_marks_unschedulable_pods_and_retries_when_capacity_appears() {
     let pod = &w.pods[&uids[2]].pod;
     assert_eq!(pod.node_name.as_deref(), Some("n2"));
     assert_eq!(pod.unschedulable_since, None);
-    assert_eq!(w.pending_waits, vec![0.0, 0.0, 10.0]);
+    let waits: Vec<f64> = w.pending_waits.iter().map(|(_, s)| *s).collect();
+    assert_eq!(waits, vec![0.0, 0.0, 10.0]);
 }
 
 #[test]

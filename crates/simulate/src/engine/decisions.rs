@@ -8,7 +8,7 @@ use tidal_cluster_autoscaler::outcome::{FailureKind, LoopOutcome, ScaleDownStep}
 use tidal_core::Timestamp;
 
 use crate::cluster::ClusterNote;
-use crate::record::{DecisionKind, Recording, offset_secs};
+use crate::record::{DecisionKind, Recording, Window, WindowKind, offset_secs};
 
 /// Records one loop's outcome; `counting` is false during warm-up.
 pub fn record_outcome(
@@ -48,6 +48,12 @@ fn record_failures(rec: &mut Recording, o: &LoopOutcome, counting: bool) {
             f.group
         );
         rec.decide(at, DecisionKind::Failure, message);
+        rec.windows.push(Window {
+            from: offset_secs(at),
+            until: offset_secs(f.backoff_until),
+            kind: WindowKind::Backoff,
+            label: format!("{} backed off after a failed scale-up", f.group),
+        });
         if counting {
             rec.counters.failed_scale_ups += 1;
         }

@@ -28,10 +28,13 @@ use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
 use tidal_runtime::{Clock, LeaderHandle};
 
-use crate::cloud::{Billing, CloudEvent, SimCloud};
+use crate::cloud::{CapacityOutage, CloudEvent, Ledger, SimCloud};
 use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
+use crate::noise::{self, BootTimes, LoadNoise};
 use crate::progress::Progress;
-use crate::record::{DecisionKind, Recording, TimelineRow, clock, offset_secs};
+use crate::record::{
+    DecisionKind, PoolTick, Recording, TimelineRow, Window, WindowKind, clock, offset_secs,
+};
 use crate::scenario::{Failure, SIM_EPOCH, Scenario};
 use crate::scheduler::SimScheduler;
 use crate::summary::{RunFacts, Summary};
@@ -61,6 +64,9 @@ pub enum SimError {
     /// The simulated cluster rejected a change (a bug in the simulator).
     #[error("simulated cluster: {0}")]
     Cluster(#[from] SimClusterError),
+    /// A worker of parallel runs could not start or stopped.
+    #[error("parallel runs: {0}")]
+    Runtime(String),
 }
 
 /// The result of a run.
@@ -94,7 +100,7 @@ pub struct Simulation {
     next_hpa: Timestamp,
     next_scan: Timestamp,
     interruptions_done: Vec<bool>,
-    billing_at_epoch: Option<Billing>,
+    billing_at_epoch: Option<Ledger>,
     autoscaler_errors: u64,
     started: Instant,
     last_no_scale_up: String,
@@ -104,15 +110,22 @@ pub struct Simulation {
 
 impl Simulation {
     /// Sets up the cloud, cluster, workloads and the autoscaler for `scenario`.
-    pub fn new(scenario: Scenario) -> Result<Simulation, SimError> {
+    pub fn new(mut scenario: Scenario) -> Result<Simulation, SimError> {
         let start = SIM_EPOCH - scenario.warmup;
         let nodes = NodeFactory::new(&scenario)?;
+        add_load_noise(&mut scenario);
+        let boot = BootTimes::new(
+            scenario.cloud.boot_time,
+            scenario.noise.boot_time_p95,
+            scenario.seed,
+        );
         let cloud = SimCloud::new(
             nodes.asg_specs(&scenario),
             nodes.outages(&scenario),
             scenario.cloud,
             start,
-        );
+        )
+        .with_boot_times(boot);
         let cluster = SimCluster::new(
             scenario.daemonsets.clone(),
             scenario
@@ -140,6 +153,7 @@ impl Simulation {
                 .map(|p| p.name.clone())
                 .collect(),
             workloads: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
+            windows: outage_windows(&nodes.outages(&scenario)),
             ..Recording::default()
         };
         Ok(Simulation {
@@ -230,6 +244,7 @@ impl Simulation {
             .min(self.end);
         self.clock.set(now);
         self.inject_failures(now);
+        self.random_spot_interruptions(now);
         let events = self.controller.cloud().step(now);
         {
             let mut world = self.controller.cluster().world();
@@ -263,7 +278,7 @@ impl Simulation {
             self.next_scan = now + self.scenario.autoscaler.scan_interval;
         }
         if now == SIM_EPOCH || (self.billing_at_epoch.is_none() && now > SIM_EPOCH) {
-            self.billing_at_epoch = Some(self.cloud().billing());
+            self.billing_at_epoch = Some(self.cloud().ledger());
         }
         if now >= self.next_tick {
             if now >= SIM_EPOCH && now < self.end {
@@ -279,27 +294,57 @@ impl Simulation {
     }
 
     fn inject_failures(&mut self, now: Timestamp) {
-        for (i, f) in self.scenario.failures.iter().enumerate() {
-            let Failure::SpotInterruption { pool, at, count } = f else {
-                continue;
-            };
-            if self.interruptions_done[i] || SIM_EPOCH + *at > now {
-                continue;
-            }
+        let due: Vec<(usize, String, u32)> = (self.scenario.failures.iter().enumerate())
+            .filter_map(|(i, f)| match f {
+                Failure::SpotInterruption { pool, at, count }
+                    if !self.interruptions_done[i] && SIM_EPOCH + *at <= now =>
+                {
+                    Some((i, pool.clone(), *count))
+                }
+                _ => None,
+            })
+            .collect();
+        for (i, pool, count) in due {
             self.interruptions_done[i] = true;
-            let reclaimed = self
-                .controller
-                .cloud()
-                .interrupt_spot(pool, *count, &mut self.rng);
-            if now >= SIM_EPOCH {
-                self.recording.counters.spot_interruptions += u64::from(reclaimed);
-            }
-            self.recording.decide(
-                now,
-                DecisionKind::Cloud,
-                format!("spot interruption: AWS reclaimed {reclaimed} of the requested {count} instances of pool {pool}"),
-            );
+            let reclaimed = (self.controller.cloud()).interrupt_spot(&pool, count, &mut self.rng);
+            let what = format!("spot interruption of {count} requested instances");
+            self.record_interruption(now, &pool, reclaimed, &what);
         }
+    }
+
+    /// The `noise.spot_interruptions` process: once per tick, each pool loses a Poisson number
+    /// of its running spot instances.
+    fn random_spot_interruptions(&mut self, now: Timestamp) {
+        if self.scenario.noise.spot_interruptions.is_empty() || now < self.next_tick {
+            return;
+        }
+        let hours = self.scenario.tick.as_secs_f64() / 3600.0;
+        for (pool, rate) in self.scenario.noise.spot_interruptions.clone() {
+            let running = self.controller.cloud().running_spot(&pool);
+            let count = noise::poisson(&mut self.rng, rate * f64::from(running) * hours);
+            if count > 0 {
+                let cloud = self.controller.cloud();
+                let reclaimed = cloud.interrupt_spot(&pool, count, &mut self.rng);
+                self.record_interruption(now, &pool, reclaimed, "random spot interruption");
+            }
+        }
+    }
+
+    fn record_interruption(&mut self, now: Timestamp, pool: &str, reclaimed: u32, what: &str) {
+        if now >= SIM_EPOCH {
+            self.recording.counters.spot_interruptions += u64::from(reclaimed);
+        }
+        self.recording.windows.push(Window {
+            from: offset_secs(now),
+            until: offset_secs(now),
+            kind: WindowKind::SpotInterruption,
+            label: format!("{reclaimed} spot instances of {pool} reclaimed"),
+        });
+        self.recording.decide(
+            now,
+            DecisionKind::Cloud,
+            format!("{what}: AWS reclaimed {reclaimed} instances of pool {pool}"),
+        );
     }
 
     async fn run_autoscaler(&mut self, now: Timestamp) {
@@ -333,8 +378,8 @@ impl Simulation {
     fn record_row(&mut self, now: Timestamp) {
         let world = self.cluster().world();
         let offset = offset_from_epoch(now);
-        let billing = self.cloud().billing();
-        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let ledger = self.cloud().ledger();
+        let at_epoch = self.billing_at_epoch.clone().unwrap_or_default();
         let t = &world.totals;
         let nodes_by_pool = self
             .recording
@@ -355,7 +400,7 @@ impl Simulation {
         let row = TimelineRow {
             t: offset_secs(now),
             nodes_by_pool,
-            instances: billing.instances,
+            instances: ledger.total.instances,
             pending_pods: u32::try_from(world.pending.len()).unwrap_or(u32::MAX),
             replicas,
             desired: (0..workloads.len())
@@ -369,8 +414,9 @@ impl Simulation {
             allocatable_cpu: t.allocatable.cpu_millis as f64 / 1000.0,
             requested_memory_gib: t.requested.memory_bytes as f64 / GIB,
             allocatable_memory_gib: t.allocatable.memory_bytes as f64 / GIB,
-            cost: billing.cost_usd - at_epoch.cost_usd,
+            cost: ledger.total.cost_usd - at_epoch.total.cost_usd,
             nodes_lower_bound: self.nodes.lower_bound(&t.requested),
+            pools: pool_ticks(&world, &self.recording.pools, &ledger),
         };
         drop(world);
         self.recording.timeline.push(row);
@@ -389,12 +435,14 @@ impl Simulation {
         );
         let world = self.cluster().world();
         let end = self.end;
-        let still_pending: Vec<f64> = world
+        let still_pending: Vec<(usize, f64)> = world
             .pending
             .iter()
             .filter_map(|uid| world.pods.get(uid))
-            .filter(|p| matches!(p.owner, Owner::Workload(_)))
-            .map(|p| end.since(p.pod.created_at).as_secs_f64())
+            .filter_map(|p| match p.owner {
+                Owner::Workload(w) => Some((w, end.since(p.pod.created_at).as_secs_f64())),
+                _ => None,
+            })
             .collect();
         let workloads = &self.scenario.workloads;
         let patience = self.scenario.autoscaler.max_node_provision_time;
@@ -406,15 +454,21 @@ impl Simulation {
                 self.scenario.tick.as_secs_f64() / 3600.0,
             ),
         };
-        let billing = self.cloud().billing();
-        let at_epoch = self.billing_at_epoch.unwrap_or_default();
+        let ledger = self.cloud().ledger();
+        let at_epoch = self.billing_at_epoch.clone().unwrap_or_default();
+        let billing = ledger.total.since(&at_epoch.total);
         let facts = RunFacts {
             scenario: self.scenario.name.clone(),
+            scenario_path: self.scenario.origin.clone(),
+            scenario_sha256: self.scenario.sha256.clone(),
             seed: self.scenario.seed,
             duration_hours: self.scenario.duration.as_secs_f64() / 3600.0,
             tick_seconds: self.scenario.tick.as_secs_f64(),
-            instance_seconds: billing.instance_seconds - at_epoch.instance_seconds,
-            cost: billing.cost_usd - at_epoch.cost_usd,
+            instance_seconds: billing.instance_seconds,
+            cost: billing.cost_usd,
+            pools: (self.recording.pools.iter())
+                .map(|p| ledger.of(p).since(&at_epoch.of(p)))
+                .collect(),
             waits: world.pending_waits.clone(),
             still_pending,
             unmet,
@@ -475,6 +529,55 @@ fn apply_cloud_events(
         }
     }
     Ok(())
+}
+
+/// Puts the scenario's load noise (if any) on every workload's load curve.
+fn add_load_noise(scenario: &mut Scenario) {
+    if scenario.noise.load <= 0.0 {
+        return;
+    }
+    let span = scenario.duration;
+    for (i, w) in scenario.workloads.iter_mut().enumerate() {
+        let noise = LoadNoise::new(&scenario.noise, scenario.seed, i, span);
+        w.load = w.load.clone().with_noise(noise);
+    }
+}
+
+/// Capacity outages as chart windows.
+fn outage_windows(outages: &[CapacityOutage]) -> Vec<Window> {
+    outages
+        .iter()
+        .map(|o| Window {
+            from: offset_secs(o.from),
+            until: offset_secs(o.until),
+            kind: WindowKind::Outage,
+            label: format!("no {} capacity in {}", o.instance_type, o.zone),
+        })
+        .collect()
+}
+
+/// Per pool (in `pools` order): its spend rate and what its registered nodes hold.
+fn pool_ticks(world: &ClusterWorld, pools: &[String], ledger: &Ledger) -> Vec<PoolTick> {
+    let mut ticks: Vec<PoolTick> = pools
+        .iter()
+        .map(|p| PoolTick {
+            usd_per_hour: ledger.of(p).usd_per_hour,
+            ..PoolTick::default()
+        })
+        .collect();
+    for node in world.nodes.values() {
+        let Some(i) = pools.iter().position(|p| *p == node.group.pool) else {
+            continue;
+        };
+        let alloc = &node.node.spec.allocatable;
+        let used = world.state.used(node.id).cloned().unwrap_or_default();
+        let tick = &mut ticks[i];
+        tick.allocatable_cpu += alloc.cpu_millis as f64 / 1000.0;
+        tick.allocatable_memory_gib += alloc.memory_bytes as f64 / GIB;
+        tick.requested_cpu += used.cpu_millis as f64 / 1000.0;
+        tick.requested_memory_gib += used.memory_bytes as f64 / GIB;
+    }
+    ticks
 }
 
 /// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).

@@ -48,6 +48,50 @@ impl Series {
     }
 }
 
+/// A span of the x axis to shade (or, when `from == until`, a vertical line), e.g. an outage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shade {
+    /// Start, hours.
+    pub from: f64,
+    /// End, hours.
+    pub until: f64,
+    /// Fill (or line) colour.
+    pub color: &'static str,
+    /// Tooltip.
+    pub label: String,
+}
+
+/// Draws `shades` inside the plot area (behind the series).
+fn shades(out: &mut String, frame: &Frame, shades: &[Shade]) {
+    let top = TOP;
+    let bottom = HEIGHT - BOTTOM;
+    for s in shades {
+        let from = s.from.clamp(0.0, frame.x_max);
+        let until = s.until.clamp(0.0, frame.x_max);
+        if s.until < 0.0 || s.from > frame.x_max {
+            continue;
+        }
+        let (x1, x2) = (frame.px(from), frame.px(until));
+        if x2 - x1 < 1.0 {
+            let _ = write!(
+                out,
+                r#"<line x1="{x1:.1}" y1="{top}" x2="{x1:.1}" y2="{bottom}" stroke="{}" stroke-width="1.5" stroke-dasharray="3 2"><title>{}</title></line>"#,
+                s.color,
+                escape(&s.label)
+            );
+        } else {
+            let _ = write!(
+                out,
+                r#"<rect x="{x1:.1}" y="{top}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.14"><title>{}</title></rect>"#,
+                x2 - x1,
+                bottom - top,
+                s.color,
+                escape(&s.label)
+            );
+        }
+    }
+}
+
 /// Escapes text for HTML and SVG.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -197,6 +241,16 @@ fn legend(series: &[&Series]) -> String {
 
 /// Stacked areas of `series` over `xs` (hours).
 pub fn stacked_area(xs: &[f64], series: &[Series], y_label: &str) -> String {
+    stacked_area_shaded(xs, series, y_label, &[])
+}
+
+/// [`stacked_area`] over shaded spans of time.
+pub fn stacked_area_shaded(
+    xs: &[f64],
+    series: &[Series],
+    y_label: &str,
+    shaded: &[Shade],
+) -> String {
     let n = xs.len();
     // Running sums: tops[i] is the upper edge of series i.
     let mut tops: Vec<Vec<f64>> = Vec::with_capacity(series.len());
@@ -221,6 +275,7 @@ pub fn stacked_area(xs: &[f64], series: &[Series], y_label: &str) -> String {
     let mut out = String::new();
     open(&mut out);
     frame.axes(&mut out, y_label, None);
+    shades(&mut out, &frame, shaded);
     for (i, s) in series.iter().enumerate() {
         let mut pts = String::new();
         for (x, top) in xs.iter().zip(&tops[i]) {
@@ -251,6 +306,18 @@ pub fn lines(
     right: &[Series],
     y2_label: Option<&str>,
 ) -> String {
+    lines_shaded(xs, left, y_label, right, y2_label, &[])
+}
+
+/// [`lines`] over shaded spans of time.
+pub fn lines_shaded(
+    xs: &[f64],
+    left: &[Series],
+    y_label: &str,
+    right: &[Series],
+    y2_label: Option<&str>,
+    shaded: &[Shade],
+) -> String {
     let max_of = |ss: &[Series]| {
         ss.iter()
             .flat_map(|s| s.values.iter().copied())
@@ -266,6 +333,7 @@ pub fn lines(
     let mut out = String::new();
     open(&mut out);
     frame.axes(&mut out, y_label, y2_label.filter(|_| y2_max.is_some()));
+    shades(&mut out, &frame, shaded);
     let sides = left
         .iter()
         .map(|s| (s, y_max))
@@ -326,5 +394,32 @@ mod tests {
         assert!(area.contains("b&lt;"));
         let l = lines(&xs, &s[..1], "replicas", &s[1..], Some("load"));
         assert_eq!(l.matches("<polyline").count(), 2);
+    }
+
+    #[test]
+    fn shades_are_spans_or_lines_inside_the_plot() {
+        let xs = vec![0.0, 1.0, 2.0];
+        let s = vec![Series::new("a", vec![1.0, 2.0, 3.0], 0)];
+        let shade = |from: f64, until: f64| Shade {
+            from,
+            until,
+            color: "#cc3311",
+            label: format!("w{from}"),
+        };
+        let shaded = [
+            shade(0.5, 1.0),
+            shade(1.5, 1.5),
+            shade(5.0, 6.0),
+            shade(-1.0, 0.25),
+        ];
+        let l = lines_shaded(&xs, &s, "y", &[], None, &shaded);
+        assert_eq!(l.matches("<rect").count(), 2, "{l}");
+        assert!(l.contains("<title>w0.5</title></rect>"));
+        assert!(l.contains("stroke-dasharray=\"3 2\"><title>w1.5</title></line>"));
+        assert!(!l.contains("w5"), "outside the chart");
+        // Shades come before the series, so they stay behind them.
+        assert!(l.find("<rect") < l.find("<polyline"), "{l}");
+        let a = stacked_area_shaded(&xs, &s, "y", &shaded[..1]);
+        assert_eq!(a.matches("<rect").count(), 1);
     }
 }

@@ -10,8 +10,8 @@
 //! `tests/docs_reference.rs`, asks the loader for every field it accepts and checks the page
 //! names it). Loading also checks that every workload fits some pool (`fit.rs`) and that every
 //! pool type has a price (`crate::prices`); messages are put in the author's terms by
-//! `messages.rs`. The optional `vpa:` and `control_plane:` sections are
-//! validated by `crate::vpa` and `crate::control_plane`.
+//! `messages.rs`. The optional `vpa:`, `control_plane:` and `noise:` sections are
+//! validated by `crate::vpa`, `crate::control_plane` and `crate::noise`.
 
 pub mod fields;
 mod fit;
@@ -190,6 +190,8 @@ pub struct Scenario {
     pub name: String,
     /// Where it came from (file path or `built-in default`).
     pub origin: String,
+    /// SHA-256 of the scenario text, hex (tells apart runs of edited files of one name).
+    pub sha256: String,
     /// Recorded span, from 00:00.
     pub duration: Duration,
     /// Recording step.
@@ -220,6 +222,8 @@ pub struct Scenario {
     pub vpa: Option<crate::vpa::VpaSettings>,
     /// The control plane (`control_plane:`), if any.
     pub control_plane: Option<crate::control_plane::ControlPlaneSettings>,
+    /// Seeded variability (none unless the scenario asks).
+    pub noise: crate::noise::Noise,
 }
 
 impl Scenario {
@@ -274,9 +278,17 @@ impl Scenario {
         let vpa = vpa.map_err(settings_error)?;
         let control_plane = raw.control_plane.as_ref().map(|r| r.validate()).transpose();
         let control_plane = control_plane.map_err(settings_error)?;
+        let spot_pools: Vec<&str> = (node_pools.pools().iter())
+            .filter(|p| p.spot)
+            .map(|p| p.name.as_str())
+            .collect();
+        let noise = (raw.noise)
+            .validate(&spot_pools, raw.cloud.boot_time.0)
+            .map_err(|(field, message)| v.invalid(field, message))?;
         let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| origin.to_owned()),
             origin: origin.to_owned(),
+            sha256: crate::summary::sha256_hex(text.as_bytes()),
             duration: raw.duration.0,
             tick: raw.tick.0,
             warmup: raw.warmup.0,
@@ -296,6 +308,7 @@ impl Scenario {
             prices,
             vpa,
             control_plane,
+            noise,
         };
         fit::check_workloads(&v, &scenario)?;
         Ok(scenario)

@@ -99,6 +99,9 @@ pub struct RawScenario {
     /// The control plane and its autoscaler.
     #[serde(default)]
     pub control_plane: Option<crate::control_plane::RawControlPlane>,
+    /// Seeded variability (load noise, boot times, random spot interruptions).
+    #[serde(default)]
+    pub noise: crate::noise::RawNoise,
 }
 
 /// Cloud timing.

@@ -19,13 +19,23 @@
 //! - `scale_ups`: applied desired-capacity raises; `scale_downs`: nodes terminated by
 //!   scale-down; `failed_scale_ups`: failures the autoscaler detected; `fallbacks`: pods sent
 //!   to another group in the loop that found their group failed.
+//! - `scenario_path`, `scenario_sha256`: where the scenario came from and the SHA-256 of its
+//!   text, so two summaries of one scenario name can be told apart.
+//! - `pools[]`: per node pool, `node_hours` and `cost` as above, and `cpu_utilization` /
+//!   `memory_utilization`: requests of every pod bound to the pool's nodes (daemonsets
+//!   included, as the autoscaler counts them) ÷ the nodes' allocatable, weighted by time
+//!   (Σ requested ÷ Σ allocatable over the ticks); 0 when the pool had no node.
+//! - `workloads[]`: per workload, the pod wait figures and pending count as above.
 
 use std::io;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::record::{Counters, Recording};
+use sha2::{Digest as _, Sha256};
+
+use crate::cloud::Billing;
+use crate::record::{Counters, Recording, TimelineRow};
 use crate::unmet::UnmetDemand;
 
 /// The summary of one run.
@@ -33,6 +43,10 @@ use crate::unmet::UnmetDemand;
 pub struct Summary {
     /// Scenario title.
     pub scenario: String,
+    /// Scenario file (or `built-in default scenario`).
+    pub scenario_path: String,
+    /// SHA-256 of the scenario text, hex.
+    pub scenario_sha256: String,
     /// Seed used.
     pub seed: u64,
     /// Recorded span, hours.
@@ -68,6 +82,10 @@ pub struct Summary {
     /// Counters of autoscaler and cloud activity (serialized in place, as top-level fields).
     #[serde(flatten)]
     pub counters: Counters,
+    /// Per node pool, in the scenario's order.
+    pub pools: Vec<PoolSummary>,
+    /// Per workload, in the scenario's order.
+    pub workloads: Vec<WorkloadSummary>,
     /// Wall-clock time of the run, seconds (the only field that differs between identical runs).
     pub wall_time_seconds: f64,
     /// VPA'd workloads under Tidal's and upstream's OOM rule (see [`crate::vpa`]).
@@ -78,11 +96,47 @@ pub struct Summary {
     pub control_plane: Option<crate::control_plane::ControlPlaneFigures>,
 }
 
+/// The figures of one node pool.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolSummary {
+    /// Pool name.
+    pub name: String,
+    /// Instance-hours billed.
+    pub node_hours: f64,
+    /// Cost in USD.
+    pub cost: f64,
+    /// Time-weighted CPU requested ÷ allocatable on the pool's nodes (0..1).
+    pub cpu_utilization: f64,
+    /// Time-weighted memory requested ÷ allocatable on the pool's nodes (0..1).
+    pub memory_utilization: f64,
+}
+
+/// The pod wait figures of one workload.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkloadSummary {
+    /// Workload name.
+    pub name: String,
+    /// Median wait from creation to binding, seconds.
+    pub pending_pod_seconds_p50: f64,
+    /// 95th percentile wait, seconds.
+    pub pending_pod_seconds_p95: f64,
+    /// Longest wait, seconds.
+    pub pending_pod_seconds_max: f64,
+    /// Pods whose wait was counted.
+    pub pods_counted: usize,
+    /// Of those, pods still pending at the end.
+    pub pods_pending_at_end: usize,
+}
+
 /// Inputs the recording does not hold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunFacts {
     /// Scenario title.
     pub scenario: String,
+    /// Scenario file.
+    pub scenario_path: String,
+    /// SHA-256 of the scenario text, hex.
+    pub scenario_sha256: String,
     /// Seed.
     pub seed: u64,
     /// Recorded span, hours.
@@ -93,10 +147,12 @@ pub struct RunFacts {
     pub instance_seconds: f64,
     /// USD billed in the recorded period.
     pub cost: f64,
-    /// Pod waits, seconds (bound pods).
-    pub waits: Vec<f64>,
-    /// Waits so far of pods still pending at the end, seconds.
-    pub still_pending: Vec<f64>,
+    /// Billing of the recorded period per pool, in the recording's pool order.
+    pub pools: Vec<Billing>,
+    /// Pod waits, seconds (bound pods), with the workload's index.
+    pub waits: Vec<(usize, f64)>,
+    /// Waits so far of pods still pending at the end, seconds, with the workload's index.
+    pub still_pending: Vec<(usize, f64)>,
     /// Demand the run did not meet.
     pub unmet: UnmetDemand,
     /// Wall-clock seconds.
@@ -115,17 +171,15 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 impl Summary {
     /// Computes the summary of a recording.
     pub fn compute(rec: &Recording, facts: RunFacts) -> Summary {
-        let mut waits = facts.waits;
-        waits.extend_from_slice(&facts.still_pending);
-        waits.sort_by(f64::total_cmp);
+        let all = Waits::of(&facts.waits, &facts.still_pending, |_| true);
         let tick_hours = facts.tick_seconds / 3600.0;
         let lower: f64 = rec
             .timeline
             .iter()
             .map(|r| r.nodes_lower_bound * tick_hours)
             .sum();
-        let nodes = |r: &crate::record::TimelineRow| r.nodes_by_pool.iter().sum::<u32>();
-        let total_load = |r: &crate::record::TimelineRow| r.load.iter().sum::<f64>();
+        let nodes = |r: &TimelineRow| r.nodes_by_pool.iter().sum::<u32>();
+        let total_load = |r: &TimelineRow| r.load.iter().sum::<f64>();
         let lowest = rec
             .timeline
             .iter()
@@ -134,25 +188,34 @@ impl Summary {
             .timeline
             .iter()
             .max_by(|a, b| total_load(a).total_cmp(&total_load(b)));
+        let workloads = (rec.workloads.iter().enumerate())
+            .map(|(i, name)| {
+                Waits::of(&facts.waits, &facts.still_pending, |w| w == i).summary(name)
+            })
+            .collect();
         Summary {
             scenario: facts.scenario,
+            scenario_path: facts.scenario_path,
+            scenario_sha256: facts.scenario_sha256,
             seed: facts.seed,
             duration_hours: facts.duration_hours,
             tick_seconds: facts.tick_seconds,
             node_hours: round(facts.instance_seconds / 3600.0, 3),
             node_hours_lower_bound: round(lower, 3),
             cost: round(facts.cost, 2),
-            pending_pod_seconds_p50: quantile(&waits, 0.50),
-            pending_pod_seconds_p95: quantile(&waits, 0.95),
-            pending_pod_seconds_max: waits.last().copied().unwrap_or(0.0),
-            pods_counted: waits.len(),
-            pods_pending_at_end: facts.still_pending.len(),
+            pending_pod_seconds_p50: quantile(&all.sorted, 0.50),
+            pending_pod_seconds_p95: quantile(&all.sorted, 0.95),
+            pending_pod_seconds_max: all.sorted.last().copied().unwrap_or(0.0),
+            pods_counted: all.sorted.len(),
+            pods_pending_at_end: all.pending,
             nodes_min: rec.timeline.iter().map(nodes).min().unwrap_or(0),
             nodes_max: rec.timeline.iter().map(nodes).max().unwrap_or(0),
             nodes_at_lowest_load: lowest.map_or(0, nodes),
             nodes_at_highest_load: highest.map_or(0, nodes),
             unmet_demand: facts.unmet,
             counters: rec.counters.clone(),
+            pools: pool_summaries(rec, &facts.pools),
+            workloads,
             wall_time_seconds: round(facts.wall_time_seconds, 3),
             vpa: crate::vpa::rows(&rec.vpa),
             control_plane: rec.control_plane.as_ref().map(|d| d.figures()),
@@ -171,22 +234,85 @@ impl Summary {
     }
 }
 
+/// Sorted waits of the pods one filter selects, and how many of them are still pending.
+struct Waits {
+    sorted: Vec<f64>,
+    pending: usize,
+}
+
+impl Waits {
+    fn of(bound: &[(usize, f64)], pending: &[(usize, f64)], pick: impl Fn(usize) -> bool) -> Self {
+        let chosen = |v: &[(usize, f64)]| -> Vec<f64> {
+            v.iter()
+                .filter(|(w, _)| pick(*w))
+                .map(|(_, s)| *s)
+                .collect()
+        };
+        let mut sorted = chosen(bound);
+        let still = chosen(pending);
+        let pending = still.len();
+        sorted.extend(still);
+        sorted.sort_by(f64::total_cmp);
+        Waits { sorted, pending }
+    }
+
+    fn summary(&self, name: &str) -> WorkloadSummary {
+        WorkloadSummary {
+            name: name.to_owned(),
+            pending_pod_seconds_p50: quantile(&self.sorted, 0.50),
+            pending_pod_seconds_p95: quantile(&self.sorted, 0.95),
+            pending_pod_seconds_max: self.sorted.last().copied().unwrap_or(0.0),
+            pods_counted: self.sorted.len(),
+            pods_pending_at_end: self.pending,
+        }
+    }
+}
+
+/// Per pool: billing of the recorded period and time-weighted utilization from the timeline.
+fn pool_summaries(rec: &Recording, billing: &[Billing]) -> Vec<PoolSummary> {
+    rec.pools
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let b = billing.get(i).copied().unwrap_or_default();
+            let sum = |f: fn(&crate::record::PoolTick) -> f64| -> f64 {
+                rec.timeline
+                    .iter()
+                    .filter_map(|r| r.pools.get(i))
+                    .map(f)
+                    .sum()
+            };
+            let ratio = |used: f64, of: f64| if of > 0.0 { round(used / of, 4) } else { 0.0 };
+            PoolSummary {
+                name: name.clone(),
+                node_hours: round(b.instance_seconds / 3600.0, 3),
+                cost: round(b.cost_usd, 2),
+                cpu_utilization: ratio(sum(|p| p.requested_cpu), sum(|p| p.allocatable_cpu)),
+                memory_utilization: ratio(
+                    sum(|p| p.requested_memory_gib),
+                    sum(|p| p.allocatable_memory_gib),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_use_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&v, 0.5), 50.0);
-        assert_eq!(quantile(&v, 0.95), 95.0);
-        assert_eq!(quantile(&v, 1.0), 100.0);
-        assert_eq!(quantile(&[], 0.5), 0.0);
-        assert_eq!(quantile(&[7.0], 0.95), 7.0);
-    }
-}
+mod tests;
