@@ -13,8 +13,8 @@
 pub mod cli;
 pub mod cloud;
 pub mod cluster;
-pub mod control_plane;
 pub mod compare;
+pub mod control_plane;
 pub mod engine;
 pub mod instances;
 pub mod load;

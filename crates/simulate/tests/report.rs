@@ -72,7 +72,11 @@ fn the_report_shows_memory_spend_utilization_windows_and_meanings() {
         .find("<h2>Unmet demand</h2>")
         .expect("unmet demand section");
     assert!(unmet < html.find("class=\"figs\"").unwrap());
-    assert!(html.contains("<td>batch</td>"));
+    assert!(
+        html[unmet..].contains("/batch</td>"),
+        "the workload is named: {}",
+        &html[unmet..(unmet + 1500).min(html.len())]
+    );
     // The log is grouped by hour and has a filter per kind.
     assert!(html.contains("<tr class=\"hour\"><th colspan=\"3\">00:00:00 – 01:00:00"));
     assert!(html.contains("data-kind=\"scale-up\" checked"));

@@ -22,8 +22,8 @@ use tidal_cluster_autoscaler::ports::{
 use tidal_core::Timestamp;
 use tidal_core::instance::InstanceType;
 
+use crate::instances;
 use crate::noise::BootTimes;
-use crate::{instances, prices};
 
 mod billing;
 

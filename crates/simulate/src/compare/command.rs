@@ -20,13 +20,13 @@ pub struct CompareArgs {
     pub inputs: Vec<PathBuf>,
     /// Directory for compare.json, compare.html and the runs of scenario files
     /// [default: a new directory under ./simulations/].
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_SIMULATE_OUT")]
     pub out: Option<PathBuf>,
     /// Seed for the scenario files, overriding theirs.
-    #[arg(long)]
+    #[arg(long, env = "TIDAL_SIMULATE_SEED")]
     pub seed: Option<u64>,
     /// Simulate only this much of each scenario file.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = humantime::parse_duration, env = "TIDAL_SIMULATE_DURATION")]
     pub duration: Option<Duration>,
 }
 

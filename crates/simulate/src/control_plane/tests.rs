@@ -235,6 +235,7 @@ fn row(t: f64, nodes: u32, replicas: Vec<u32>) -> TimelineRow {
         allocatable_memory_gib: 0.0,
         cost: 0.0,
         nodes_lower_bound: 0.0,
+        pools: Vec::new(),
     }
 }
 

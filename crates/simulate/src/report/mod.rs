@@ -4,8 +4,8 @@
 //! utilization by pool, cost, replicas vs load) with outages and back-offs shaded, and the
 //! decision log, grouped by hour and filterable.
 
-mod control_plane;
 mod charts;
+mod control_plane;
 mod log;
 pub mod svg;
 mod unmet;

@@ -8,6 +8,7 @@ fn row(t: f64, pending: u32) -> TimelineRow {
         pending_pods: pending,
         replicas: vec![2],
         desired: vec![2],
+        desired_unclamped: vec![2],
         load: vec![1.0],
         requested_cpu: 1.0,
         allocatable_cpu: 2.0,

@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use super::column;
 use super::svg::{self, Series, escape};
 use crate::record::{Recording, TimelineRow};
 use crate::summary::Summary;
@@ -78,4 +77,9 @@ pub(super) fn section(
         ];
         out.push_str(&svg::lines(xs, &series, "replicas", &[], None));
     }
+}
+
+/// One value per bucketed row.
+fn column(rows: &[TimelineRow], f: impl Fn(&TimelineRow) -> f64) -> Vec<f64> {
+    rows.iter().map(f).collect()
 }

@@ -53,6 +53,7 @@ fn per_pool_and_per_workload_figures_add_up() {
         pools: vec![billing(3600.0, 1.0), billing(3600.0, 2.0)],
         waits: vec![(0, 10.0), (0, 30.0), (1, 5.0)],
         still_pending: vec![(1, 100.0)],
+        unmet: crate::unmet::UnmetDemand::default(),
         wall_time_seconds: 0.0,
     };
     let s = Summary::compute(&rec, facts);

@@ -38,6 +38,7 @@ fn row(desired: u32, unclamped: u32) -> TimelineRow {
         allocatable_memory_gib: 0.0,
         cost: 0.0,
         nodes_lower_bound: 0.0,
+        pools: Vec::new(),
     }
 }
 
