@@ -97,6 +97,18 @@ const TOP: &[(&str, &str, &str, Better)] = &[
         "pods pending at the end",
         Lower,
     ),
+    (
+        "pods_never_scheduled",
+        "Unmet demand",
+        "pods never scheduled",
+        Lower,
+    ),
+    (
+        "hpa_hours_above_max",
+        "Unmet demand",
+        "HPA hours wanting more than max_replicas",
+        Lower,
+    ),
     ("scale_ups", "Autoscaler and cloud", "scale-ups", Neither),
     (
         "nodes_requested",

@@ -15,6 +15,7 @@ fn summary(cost: f64, spot_cost: f64, wait_p95: f64, extra: Option<(&str, f64)>)
         "cost": cost,
         "pending_pod_seconds_p95": wait_p95,
         "pods_pending_at_end": 0,
+        "pods_never_scheduled": 3,
         "scale_ups": 4,
         "pools": [
             {"name": "default", "node_hours": 60.0, "cost": cost - spot_cost, "cpu_utilization": 0.5},
@@ -77,10 +78,7 @@ fn every_number_of_the_summaries_is_compared_against_the_first() {
 #[test]
 fn figures_are_grouped_in_a_fixed_order_with_unknown_ones_last() {
     let c = Comparison::new(&[
-        input(
-            0,
-            summary(1.0, 0.5, 1.0, Some(("pods_never_scheduled", 8.0))),
-        ),
+        input(0, summary(1.0, 0.5, 1.0, Some(("some_future_figure", 8.0)))),
         input(1, summary(1.0, 0.5, 1.0, None)),
     ]);
     let groups: Vec<usize> = c
@@ -99,8 +97,10 @@ fn figures_are_grouped_in_a_fixed_order_with_unknown_ones_last() {
             < pos("workloads[web].pending_pod_seconds_max")
     );
     // A field this module does not know (e.g. added by another part) is still compared.
-    let unknown = row(&c, "pods_never_scheduled");
+    let unknown = row(&c, "some_future_figure");
     assert_eq!(unknown.group, "Other figures");
+    // Unmet demand has its own group.
+    assert_eq!(row(&c, "pods_never_scheduled").group, "Unmet demand");
     assert_eq!(unknown.values, vec![Some(8.0), None]);
     assert_eq!(unknown.differences, vec![Some(0.0), None]);
 }

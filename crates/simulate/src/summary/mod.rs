@@ -16,6 +16,7 @@
 //!   from creation to binding; pods still pending at the end count with the time they waited so
 //!   far; pods deleted while pending (scaled away) are not counted. DaemonSet pods are left out.
 //! - `unmet_demand`: see [`crate::unmet`].
+//! - `pods_never_scheduled`, `hpa_hours_above_max`: its totals, the figures `compare` shows.
 //! - `scale_ups`: applied desired-capacity raises; `scale_downs`: nodes terminated by
 //!   scale-down; `failed_scale_ups`: failures the autoscaler detected; `fallbacks`: pods sent
 //!   to another group in the loop that found their group failed.
@@ -69,6 +70,10 @@ pub struct Summary {
     pub pods_counted: usize,
     /// Of those, pods still pending at the end.
     pub pods_pending_at_end: usize,
+    /// Pods that never scheduled (the total of `unmet_demand.unscheduled`).
+    pub pods_never_scheduled: usize,
+    /// Hours HPAs wanted more than their max_replicas, summed over HPAs.
+    pub hpa_hours_above_max: f64,
     /// Fewest registered nodes at any tick.
     pub nodes_min: u32,
     /// Most registered nodes at any tick.
@@ -208,6 +213,16 @@ impl Summary {
             pending_pod_seconds_max: all.sorted.last().copied().unwrap_or(0.0),
             pods_counted: all.sorted.len(),
             pods_pending_at_end: all.pending,
+            pods_never_scheduled: facts.unmet.unscheduled_pods(),
+            hpa_hours_above_max: round(
+                facts
+                    .unmet
+                    .hpas_at_max
+                    .iter()
+                    .map(|h| h.hours_above_max)
+                    .sum(),
+                2,
+            ),
             nodes_min: rec.timeline.iter().map(nodes).min().unwrap_or(0),
             nodes_max: rec.timeline.iter().map(nodes).max().unwrap_or(0),
             nodes_at_lowest_load: lowest.map_or(0, nodes),
