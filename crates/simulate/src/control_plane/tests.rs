@@ -229,13 +229,7 @@ fn row(t: f64, nodes: u32, replicas: Vec<u32>) -> TimelineRow {
         desired_unclamped: replicas.clone(),
         load: vec![0.0; replicas.len()],
         replicas,
-        requested_cpu: 0.0,
-        allocatable_cpu: 0.0,
-        requested_memory_gib: 0.0,
-        allocatable_memory_gib: 0.0,
-        cost: 0.0,
-        nodes_lower_bound: 0.0,
-        pools: Vec::new(),
+        ..TimelineRow::default()
     }
 }
 

@@ -32,13 +32,7 @@ fn row(desired: u32, unclamped: u32) -> TimelineRow {
         desired: vec![desired, 4],
         desired_unclamped: vec![unclamped, 4],
         load: vec![1.0, 1.0],
-        requested_cpu: 0.0,
-        allocatable_cpu: 0.0,
-        requested_memory_gib: 0.0,
-        allocatable_memory_gib: 0.0,
-        cost: 0.0,
-        nodes_lower_bound: 0.0,
-        pools: Vec::new(),
+        ..TimelineRow::default()
     }
 }
 
