@@ -83,6 +83,23 @@ pub fn router(registry: Arc<Registry>, readiness: Readiness, extra: Router) -> R
         .merge(extra)
 }
 
+/// A controller's admin port: `/metrics` of `registry`, `/healthz` and `/readyz` on every
+/// interface at `port`, until SIGTERM or SIGINT.
+pub async fn serve_controller(
+    port: u16,
+    registry: Registry,
+    readiness: Readiness,
+) -> Result<AdminServer, AdminError> {
+    serve(
+        SocketAddr::from(([0, 0, 0, 0], port)),
+        Arc::new(registry),
+        readiness,
+        Router::new(),
+        crate::shutdown_signal(),
+    )
+    .await
+}
+
 /// Binds `addr`, serves the admin routes in a background task until `shutdown` resolves, and
 /// returns once the socket is bound.
 pub async fn serve(

@@ -10,7 +10,7 @@
 //! cluster's real values; `--cluster-cidr none` removes the limit (e.g. the AWS VPC CNI, where
 //! pods take VPC addresses instead of a per-node block).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use prometheus_client::registry::Registry;
 use tidal_core::instance::{max_pods_for_node_cidr, node_limit_for_cluster_cidr};
 use tidal_runtime::aws::AwsArgs;
-use tidal_runtime::{Clock, LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
+use tidal_runtime::{Clock, LeaderElector, LeaderHandle, Readiness, shutdown_signal};
 use tracing::info;
 
 use crate::autoscaler::Autoscaler;
@@ -254,28 +254,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
-    let admin_addr = SocketAddr::from(([0, 0, 0, 0], args.admin_port));
-    let admin = tidal_runtime::admin::serve(
-        admin_addr,
-        Arc::new(registry),
-        readiness.clone(),
-        axum::Router::new(),
-        shutdown_signal(),
-    )
-    .await?;
+    let admin =
+        tidal_runtime::admin::serve_controller(args.admin_port, registry, readiness.clone())
+            .await?;
 
     let leader = match election {
         None => LeaderHandle::always(),
         Some(election) => {
             info!(lease = %election.lease_name, identity = %election.identity, "leader election");
-            let elector = LeaderElector::new(
+            LeaderElector::start(
                 client,
                 &args.leader_election_namespace,
                 &election.lease_name,
                 &election.identity,
-                LeaseTiming::default(),
-            )?;
-            elector.spawn(shutdown_signal()).0
+            )?
         }
     };
 

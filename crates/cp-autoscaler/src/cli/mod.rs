@@ -5,8 +5,6 @@
 //! checked against it, so bad configuration exits non-zero naming the flag before anything is
 //! changed. Then the clients, the admin server, leader election and the loop.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,7 +15,7 @@ use tidal_core::control_plane::{
 };
 use tidal_core::instance::Architecture;
 use tidal_runtime::aws::AwsArgs;
-use tidal_runtime::{Clock, LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
+use tidal_runtime::{Clock, LeaderElector, LeaderHandle, Readiness, shutdown_signal};
 use tracing::info;
 
 use crate::autoscaler::{Autoscaler, Settings};
@@ -472,28 +470,20 @@ async fn run_controller(flags: Flags) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
-    let admin_addr = SocketAddr::from(([0, 0, 0, 0], flags.admin_port));
-    let admin = tidal_runtime::admin::serve(
-        admin_addr,
-        Arc::new(registry),
-        readiness.clone(),
-        axum::Router::new(),
-        shutdown_signal(),
-    )
-    .await?;
+    let admin =
+        tidal_runtime::admin::serve_controller(flags.admin_port, registry, readiness.clone())
+            .await?;
     let leader = if flags.no_leader_election {
         LeaderHandle::always()
     } else {
         // The pod name, never a made-up one: two replicas that are both PID 1 would both lead.
         let identity = tidal_runtime::pod_identity(flags.pod_name.as_deref())?;
-        let elector = LeaderElector::new(
+        LeaderElector::start(
             client.clone(),
             &flags.leader_election_namespace,
             &flags.lease_name,
             &identity,
-            LeaseTiming::default(),
-        )?;
-        elector.spawn(shutdown_signal()).0
+        )?
     };
     let autoscaler = Autoscaler::new(settings);
     let wiring = Wiring {

@@ -305,6 +305,18 @@ impl LeaderElector {
         }
     }
 
+    /// A controller's election with the default timing, run until SIGTERM or SIGINT: the
+    /// handle its loop checks before acting and before every write.
+    pub fn start(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+    ) -> Result<LeaderHandle, LeaderError> {
+        let elector = Self::new(client, namespace, name, identity, LeaseTiming::default())?;
+        Ok(elector.spawn(crate::shutdown_signal()).0)
+    }
+
     /// Runs the election in a background task until `shutdown` resolves, then releases the lease.
     pub fn spawn(
         self,

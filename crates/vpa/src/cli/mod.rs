@@ -4,14 +4,13 @@
 //! network call); then the Kubernetes client, the VPA reflector and pod watcher, the usage
 //! source, the admin server (`/metrics`, `/healthz`, `/readyz`), leader election, and the loop.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use prometheus_client::registry::Registry;
 use tidal_core::vpa::{AggregationConfig, RecommenderConfig};
-use tidal_runtime::{Clock, LeaderElector, LeaderHandle, LeaseTiming, Readiness, shutdown_signal};
+use tidal_runtime::{Clock, LeaderElector, LeaderHandle, Readiness, shutdown_signal};
 use tracing::info;
 
 use crate::dry_run::DryRun;
@@ -299,27 +298,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
-    let admin = tidal_runtime::admin::serve(
-        SocketAddr::from(([0, 0, 0, 0], args.admin_port)),
-        Arc::new(registry),
-        readiness.clone(),
-        axum::Router::new(),
-        shutdown_signal(),
-    )
-    .await?;
+    let admin =
+        tidal_runtime::admin::serve_controller(args.admin_port, registry, readiness.clone())
+            .await?;
     let leader = if args.no_leader_election {
         LeaderHandle::always()
     } else {
         // The pod name, never a made-up one: two replicas that are both PID 1 would both lead.
         let identity = tidal_runtime::pod_identity(args.pod_name.as_deref())?;
-        let elector = LeaderElector::new(
+        LeaderElector::start(
             client.clone(),
             &args.leader_election_namespace,
             &args.lease_name,
             &identity,
-            LeaseTiming::default(),
-        )?;
-        elector.spawn(shutdown_signal()).0
+        )?
     };
     let writer = KubeWriter::new(client.clone());
     let parts = Parts {
