@@ -231,7 +231,7 @@ fn bench_candidates(c: &mut Criterion, name: &str, w: &World) {
     let mut pods = PodsByNode::default();
     for p in &w.snapshot.pods {
         if let Some(n) = p.node_name.as_deref() {
-            pods.entry(n).or_default().push(p.as_ref());
+            pods.entry(n).or_default().push(p);
         }
     }
     let found = find_unneeded(&cluster, &candidates, &pods, &w.snapshot.pdbs);

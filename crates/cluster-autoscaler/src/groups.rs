@@ -1,8 +1,10 @@
 //! Node groups as the planners see them: the cloud's ASGs joined with their pool, the pool's
 //! per-zone bounds, the registered nodes and the backoff state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use tidal_core::Timestamp;
 use tidal_core::scheduling::NodeSpec;

@@ -13,6 +13,7 @@ use foldhash::HashMap;
 use tidal_core::scheduling::{ClusterState, NodeId, PodId};
 
 use crate::ports::{ClusterNode, ClusterPod, ClusterSnapshot};
+use crate::scale_down::NodePods;
 
 #[derive(Debug)]
 struct CachedNode {
@@ -47,20 +48,62 @@ pub(crate) struct ClusterCache {
     pods: HashMap<PodAddr, CachedPod>,
     /// Pod addresses by namespace, then name.
     names: HashMap<String, HashMap<String, PodAddr>>,
+    /// The cached pod in each of the state's pod slots, so the pods of a node are found without
+    /// a pass over the snapshot.
+    by_slot: Vec<Option<Arc<ClusterPod>>>,
+    /// The node objects and exclusions of the last sync: when both are the same, the nodes
+    /// need no work. Holding the `Arc`s keeps their addresses from being reused.
+    last_nodes: (Vec<Arc<ClusterNode>>, Vec<String>),
     generation: u64,
 }
 
+/// The pods the cache bound to each node of its state (see [`ClusterCache::sync`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BoundPods<'a>(&'a [Option<Arc<ClusterPod>>]);
+
+impl NodePods for BoundPods<'_> {
+    /// Pods bound to `id` that the cache did not bind (a scale-up's planned pods) are left out,
+    /// as a snapshot has them nowhere yet.
+    fn on_node(&self, cluster: &ClusterState, id: NodeId, _: &str) -> Vec<Arc<ClusterPod>> {
+        cluster
+            .pods_on(id)
+            .filter_map(|(pod, _)| self.0.get(pod.index())?.clone())
+            .collect()
+    }
+}
+
 impl ClusterCache {
-    /// Brings the state up to `snapshot` (minus `exclude`d nodes) and returns it.
+    /// Brings the state up to `snapshot` (minus `exclude`d nodes) and returns it, with the
+    /// snapshot's pods on each of its nodes.
     pub(crate) fn sync(
         &mut self,
         snapshot: &ClusterSnapshot,
         exclude: &BTreeSet<&str>,
-    ) -> &mut ClusterState {
+    ) -> (&mut ClusterState, BoundPods<'_>) {
         self.generation += 1;
-        self.sync_nodes(snapshot, exclude);
+        if !self.same_nodes(snapshot, exclude) {
+            self.sync_nodes(snapshot, exclude);
+            self.last_nodes = (
+                snapshot.nodes.clone(),
+                exclude.iter().map(|n| (*n).to_owned()).collect(),
+            );
+        }
         self.sync_pods(snapshot);
-        &mut self.state
+        (&mut self.state, BoundPods(&self.by_slot))
+    }
+
+    /// The same node objects, in the same order, with the same exclusions as the last sync.
+    fn same_nodes(&self, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) -> bool {
+        let (nodes, excluded) = &self.last_nodes;
+        nodes.len() == snapshot.nodes.len()
+            && nodes
+                .iter()
+                .zip(&snapshot.nodes)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+            && excluded
+                .iter()
+                .map(String::as_str)
+                .eq(exclude.iter().copied())
     }
 
     fn sync_nodes(&mut self, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
@@ -167,9 +210,7 @@ impl ClusterCache {
                     self.remember(p, c.id, generation);
                     return;
                 }
-                Some(c) => {
-                    let _ = self.state.remove_pod(c.id);
-                }
+                Some(c) => self.unbind(c.id),
                 None => {}
             }
         }
@@ -181,6 +222,12 @@ impl ClusterCache {
 
     fn remember(&mut self, p: &Arc<ClusterPod>, id: PodId, generation: u64) {
         let a = addr(p);
+        if self.by_slot.len() <= id.index() {
+            self.by_slot.resize(id.index() + 1, None);
+        }
+        if let Some(slot) = self.by_slot.get_mut(id.index()) {
+            *slot = Some(Arc::clone(p));
+        }
         self.pods.insert(
             a,
             CachedPod {
@@ -203,7 +250,7 @@ impl ClusterCache {
     /// Unbinds and drops the pod at `a`.
     fn forget(&mut self, a: PodAddr) {
         if let Some(c) = self.pods.remove(&a) {
-            let _ = self.state.remove_pod(c.id);
+            self.unbind(c.id);
             // Only if the name still points here (a newer object may have taken it over).
             let current = self
                 .names
@@ -212,6 +259,14 @@ impl ClusterCache {
             if current == Some(&a) {
                 self.forget_name(&c.pod.namespace, &c.pod.name);
             }
+        }
+    }
+
+    /// Takes the pod out of the state (if its node has not taken it already) and its slot.
+    fn unbind(&mut self, id: PodId) {
+        let _ = self.state.remove_pod(id);
+        if let Some(slot) = self.by_slot.get_mut(id.index()) {
+            *slot = None;
         }
     }
 
@@ -236,18 +291,35 @@ mod tests {
 
     use super::*;
     use crate::autoscaler::cluster_state;
+    use crate::scale_down::pods_by_node;
     use crate::testing::{bound_pod, node};
 
     /// The same nodes with the same pods' summed requests as a state built from scratch.
     fn assert_same(cache: &mut ClusterCache, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
         let fresh = cluster_state(snapshot, exclude);
-        let state = cache.sync(snapshot, exclude);
+        let (state, bound) = cache.sync(snapshot, exclude);
         assert_eq!(state.node_count(), fresh.node_count());
         assert_eq!(state.pod_count(), fresh.pod_count());
         for (id, n) in fresh.nodes() {
             let other = state.node_id(&n.name).expect("node kept");
             assert_eq!(state.used(other), fresh.used(id), "{}", n.name);
             assert_eq!(state.node(other), Some(n));
+        }
+        // The cache's pods per node are the snapshot's unfinished pods on that node.
+        let by_node = pods_by_node(snapshot, |_| true);
+        let names = |pods: Vec<Arc<ClusterPod>>| {
+            let mut names: Vec<String> = pods
+                .iter()
+                .filter(|p| !p.phase.is_terminal())
+                .map(|p| p.name.clone())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        for (id, n) in state.nodes() {
+            let cached = names(bound.on_node(state, id, &n.name));
+            let expected = names(by_node.on_node(state, id, &n.name));
+            assert_eq!(cached, expected, "pods on {}", n.name);
         }
     }
 
@@ -295,7 +367,7 @@ mod tests {
             ..ClusterSnapshot::default()
         };
         let mut cache = ClusterCache::default();
-        let state = cache.sync(&snap, &BTreeSet::new());
+        let (state, _) = cache.sync(&snap, &BTreeSet::new());
         let ids: Vec<_> = names.iter().map(|n| state.node_id(n).unwrap()).collect();
         let mut sorted = ids.clone();
         sorted.sort();

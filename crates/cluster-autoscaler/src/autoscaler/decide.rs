@@ -1,18 +1,19 @@
 //! Decide: from the observed state to a [`LoopPlan`], without IO. Also what the benchmark times.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use tidal_core::Timestamp;
 use tidal_core::scheduling::{ClusterState, NodeId, PodId, PodSpec};
 
 use super::Autoscaler;
+use super::cluster_cache::BoundPods;
 use crate::groups::GroupView;
 use crate::outcome::ScaleDownSkip;
 use crate::ports::{ClusterPod, ClusterSnapshot, NodeGroupId};
 use crate::scale_down::{
     NodeCandidate, NodeRemoval, ScaleDownLimits, Unneeded, find_unneeded, plan_scale_down,
-    pods_by_node,
+    utilization,
 };
 use crate::scale_up::{ScaleUpPlan, ScaleUpSettings, plan_scale_up};
 
@@ -89,7 +90,7 @@ impl Autoscaler {
         // The cache is taken out while planning borrows `self`; it goes back at the end.
         let mut cache = std::mem::take(&mut self.cache);
         let draining: BTreeSet<&str> = self.state.drains.keys().map(String::as_str).collect();
-        let cluster = cache.sync(snapshot, &draining);
+        let (cluster, on_nodes) = cache.sync(snapshot, &draining);
         let pending: Vec<Arc<ClusterPod>> = snapshot
             .pods
             .iter()
@@ -129,7 +130,7 @@ impl Autoscaler {
             // Pods about to use free room on registered nodes count as bound while scale-down
             // judges, so that room is not taken away from them.
             let bound = bind(cluster, &plan.scale_up.placed_on_existing, &specs);
-            self.plan_removals(cluster, snapshot, &mut plan, now);
+            self.plan_removals(cluster, &on_nodes, snapshot, &mut plan, now);
             for id in bound {
                 let _ = cluster.remove_pod(id);
             }
@@ -192,13 +193,13 @@ impl Autoscaler {
     fn plan_removals(
         &mut self,
         cluster: &ClusterState,
+        pods: &BoundPods<'_>,
         snapshot: &ClusterSnapshot,
         plan: &mut LoopPlan,
         now: Timestamp,
     ) {
-        let candidates = self.candidates(snapshot, &plan.groups);
-        let pods = pods_by_node(snapshot, |_| true);
-        plan.unneeded = find_unneeded(cluster, &candidates, &pods, &snapshot.pdbs);
+        let candidates = self.candidates(cluster, snapshot, &plan.groups);
+        plan.unneeded = find_unneeded(cluster, &candidates, pods, &snapshot.pdbs);
         let still: BTreeSet<&str> = plan
             .unneeded
             .nodes
@@ -239,9 +240,16 @@ impl Autoscaler {
 
     /// Nodes that may be removed: registered in a managed group, schedulable, not draining, and
     /// without a pod the cluster source could not read (it would be killed, not evicted).
-    /// Unready nodes are candidates with the unready time instead of the pool's unneeded time.
-    fn candidates(&self, snapshot: &ClusterSnapshot, groups: &[GroupView]) -> Vec<NodeCandidate> {
-        let mut by_instance: HashMap<&str, &GroupView> = HashMap::new();
+    /// Unready nodes are candidates with the unready time instead of the pool's unneeded time;
+    /// Ready ones only below their pool's utilization threshold (most nodes, most loops, are
+    /// not, and are passed over before anything is built for them).
+    fn candidates(
+        &self,
+        cluster: &ClusterState,
+        snapshot: &ClusterSnapshot,
+        groups: &[GroupView],
+    ) -> Vec<NodeCandidate> {
+        let mut by_instance: foldhash::HashMap<&str, &GroupView> = Default::default();
         for g in groups {
             for i in &g.live_instances {
                 by_instance.insert(i.id.as_str(), g);
@@ -256,13 +264,20 @@ impl Autoscaler {
                 let instance_id = n.instance_id.as_deref()?;
                 let group = by_instance.get(instance_id)?;
                 let pool = self.pools.get(&group.id.pool)?;
+                let threshold = pool
+                    .scale_down_utilization_threshold
+                    .unwrap_or(self.config.scale_down_utilization_threshold);
+                let util = cluster
+                    .node_id(&n.name)
+                    .and_then(|id| utilization(cluster, id))?;
+                if n.ready && util >= threshold {
+                    return None;
+                }
                 Some(NodeCandidate {
                     node: n.name.clone(),
                     group: group.id.clone(),
                     instance_id: instance_id.to_owned(),
-                    threshold: pool
-                        .scale_down_utilization_threshold
-                        .unwrap_or(self.config.scale_down_utilization_threshold),
+                    threshold,
                     unneeded_time: if n.ready {
                         pool.scale_down_unneeded_time
                             .unwrap_or(self.config.scale_down_unneeded_time)

@@ -1,6 +1,8 @@
 //! Act on scale-down: continue drains (terminate drained nodes, give up on stuck ones), then
 //! start the planned removals (mark, evict; empty nodes are terminated at once).
 
+use std::sync::Arc;
+
 use crate::act::ActContext;
 use crate::groups::GroupView;
 use crate::outcome::{Operation, PodRef, ScaleDown, ScaleDownStep};
@@ -36,7 +38,7 @@ fn remaining<'a>(pods: &PodsByNode<'a>, node: &str, ready: bool) -> Vec<&'a Clus
     pods.get(node)
         .map(|ps| {
             ps.iter()
-                .copied()
+                .map(|p| Arc::as_ref(*p))
                 .filter(|p| holds_node(p, ready))
                 .collect()
         })
@@ -115,8 +117,12 @@ async fn continue_drains<P: CloudProvider, C: ClusterActions>(
     snapshot: &ClusterSnapshot,
     groups: &[GroupView],
 ) -> Vec<ScaleDown> {
+    if ctx.state.drains.is_empty() {
+        return Vec::new();
+    }
     // Only the nodes being drained need their pods listed.
-    let pods = pods_by_node(snapshot, |node| ctx.state.drains.contains_key(node));
+    let draining: foldhash::HashSet<&str> = ctx.state.drains.keys().map(String::as_str).collect();
+    let pods = pods_by_node(snapshot, |node| draining.contains(node));
     let drains: Vec<(String, Drain)> = ctx
         .state
         .drains

@@ -152,13 +152,10 @@ pub(crate) fn budget_needs<'a>(
     needs
 }
 
-/// The pods of a node that must move: not DaemonSet or mirror pods, not finished, not being
-/// deleted (their replacements exist already).
-pub(crate) fn movable<'a>(pods: &[&'a ClusterPod]) -> Vec<&'a ClusterPod> {
-    pods.iter()
-        .copied()
-        .filter(|p| !p.is_daemon() && !p.phase.is_terminal() && !p.deleting)
-        .collect()
+/// Whether a pod of a node must move: not a DaemonSet or mirror pod, not finished, not being
+/// deleted (its replacement exists already).
+pub(crate) fn movable(pod: &ClusterPod) -> bool {
+    !pod.is_daemon() && !pod.phase.is_terminal() && !pod.deleting
 }
 
 /// Reference of a pod, for reports.

@@ -91,8 +91,23 @@ pub struct NodeRemoval {
     pub unready: bool,
 }
 
+/// Where scale-down reads the pods bound to a node: [`PodsByNode`] built from a snapshot, or
+/// the autoscaler's cluster cache, which keeps them per node across loops.
+pub trait NodePods {
+    /// The pods bound to `node` (`id` in `cluster`), as the snapshot has them.
+    fn on_node(&self, cluster: &ClusterState, id: NodeId, node: &str) -> Vec<Arc<ClusterPod>>;
+}
+
 /// The pods of the cluster by node name (bound, as the snapshot has them).
-pub type PodsByNode<'a> = foldhash::HashMap<&'a str, Vec<&'a ClusterPod>>;
+pub type PodsByNode<'a> = foldhash::HashMap<&'a str, Vec<&'a Arc<ClusterPod>>>;
+
+impl NodePods for PodsByNode<'_> {
+    fn on_node(&self, _: &ClusterState, _: NodeId, node: &str) -> Vec<Arc<ClusterPod>> {
+        self.get(node)
+            .map(|pods| pods.iter().map(|p| Arc::clone(p)).collect())
+            .unwrap_or_default()
+    }
+}
 
 /// The snapshot's bound pods by node name, for the nodes `wanted` says.
 pub fn pods_by_node<'a>(
@@ -104,7 +119,7 @@ pub fn pods_by_node<'a>(
         if let Some(node) = p.node_name.as_deref()
             && wanted(node)
         {
-            by_node.entry(node).or_default().push(p.as_ref());
+            by_node.entry(node).or_default().push(p);
         }
     }
     by_node
@@ -128,11 +143,11 @@ pub fn utilization(cluster: &ClusterState, id: NodeId) -> Option<f64> {
 }
 
 /// Finds the unneeded nodes among `candidates`. `cluster` holds the schedulable nodes with
-/// their bound pods; `pods` the snapshot's pods by node.
+/// their bound pods; `pods` the pods on each node.
 pub fn find_unneeded(
     cluster: &ClusterState,
     candidates: &[NodeCandidate],
-    pods: &PodsByNode<'_>,
+    pods: &impl NodePods,
     pdbs: &[Arc<DisruptionBudget>],
 ) -> Unneeded {
     let budgets = Budgets::new(pdbs.iter().map(Arc::as_ref));
@@ -147,16 +162,17 @@ pub fn find_unneeded(
         if util >= c.threshold && !c.unready {
             continue;
         }
-        let on_node = pods.get(c.node.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let to_move = movable(on_node);
-        if let Err(blocker) = check_movable(cluster, id, &to_move, &budgets, None) {
+        let mut to_move = pods.on_node(cluster, id, &c.node);
+        to_move.retain(|p| movable(p));
+        let refs: Vec<&ClusterPod> = to_move.iter().map(Arc::as_ref).collect();
+        if let Err(blocker) = check_movable(cluster, id, &refs, &budgets, None) {
             found.blocked.push((c.node.clone(), blocker));
             continue;
         }
         found.nodes.push(UnneededNode {
             candidate: c.clone(),
             utilization: util,
-            pods: to_move.iter().map(|p| Arc::new((*p).clone())).collect(),
+            pods: to_move,
         });
     }
     found

@@ -49,7 +49,7 @@ fn unneeded_of(s: &ClusterSnapshot) -> Unneeded {
     for p in &s.pods {
         pods.entry(p.node_name.as_deref().unwrap())
             .or_default()
-            .push(p.as_ref());
+            .push(p);
     }
     find_unneeded(&cluster, &candidates, &pods, &s.pdbs)
 }

@@ -18,20 +18,19 @@ fn internal(operation: &str, err: SimClusterError) -> ClusterError {
 }
 
 impl SimCluster {
-    /// The disruption budgets of workloads that have one, with what they allow right now.
-    fn budgets(&self, world: &ClusterWorld) -> Vec<Arc<DisruptionBudget>> {
+    /// The disruption budgets of workloads that have one, with what they allow right now;
+    /// `ready` holds the Ready pods of each workload.
+    fn budgets(&self, world: &ClusterWorld, ready: &[u32]) -> Vec<Arc<DisruptionBudget>> {
         world
             .min_available
             .iter()
             .filter_map(|(&w, &min)| {
-                let owner = Owner::Workload(w);
                 let template = world
                     .by_owner
-                    .get(&owner)?
+                    .get(&Owner::Workload(w))?
                     .first()
                     .and_then(|u| world.pods.get(u))?;
-                let startup = self.startups.get(w).copied().unwrap_or_default();
-                let ready = u32::try_from(world.ready_pods(owner, startup)).unwrap_or(u32::MAX);
+                let ready = ready.get(w).copied().unwrap_or(0);
                 Some(Arc::new(DisruptionBudget {
                     namespace: template.spec.namespace.clone(),
                     name: template.spec.name.clone(),
@@ -46,11 +45,26 @@ impl SimCluster {
 impl ClusterSource for SimCluster {
     fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
         let world = self.world();
+        // One pass over the pods collects them and counts each workload's Ready ones.
+        let mut ready = vec![0_u32; self.startups.len()];
+        let pods = world
+            .pods
+            .values()
+            .map(|p| {
+                if let (Owner::Workload(w), Some(bound)) = (p.owner, p.bound_at)
+                    && let (Some(startup), Some(count)) = (self.startups.get(w), ready.get_mut(w))
+                    && bound + *startup <= world.now
+                {
+                    *count += 1;
+                }
+                Arc::clone(&p.pod)
+            })
+            .collect();
         Ok(ClusterSnapshot {
             taken_at: world.now,
             nodes: world.nodes.values().map(|n| Arc::clone(&n.node)).collect(),
-            pods: world.pods.values().map(|p| Arc::clone(&p.pod)).collect(),
-            pdbs: self.budgets(&world),
+            pods,
+            pdbs: self.budgets(&world, &ready),
             unreadable: Default::default(),
         })
     }

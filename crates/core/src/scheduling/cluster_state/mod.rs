@@ -27,6 +27,13 @@ impl NodeId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PodId(pub(crate) u32);
 
+impl PodId {
+    /// The slot index (stable while the pod is bound; slots are reused).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// Errors changing a [`ClusterState`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ClusterError {
