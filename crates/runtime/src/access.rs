@@ -40,10 +40,8 @@ impl ApiAccess {
         verbs: &'static [&'static str],
     ) -> Self {
         Self {
-            group,
-            resources,
-            verbs,
             in_own_namespace: true,
+            ..Self::cluster(group, resources, verbs)
         }
     }
 

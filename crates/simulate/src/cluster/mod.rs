@@ -56,6 +56,13 @@ pub struct PodRecord {
     pub bound_at: Option<Timestamp>,
 }
 
+impl PodRecord {
+    /// Bound and past its start-up time, i.e. Ready.
+    pub fn is_ready(&self, startup: std::time::Duration, now: Timestamp) -> bool {
+        self.bound_at.is_some_and(|b| b + startup <= now)
+    }
+}
+
 /// A node and its simulation bookkeeping.
 #[derive(Clone, Debug)]
 pub struct NodeRecord {
@@ -410,12 +417,7 @@ impl ClusterWorld {
         let now = self.now;
         self.by_owner.get(&owner).map_or(0, |uids| {
             uids.iter()
-                .filter(|u| {
-                    self.pods
-                        .get(u)
-                        .and_then(|p| p.bound_at)
-                        .is_some_and(|b| b + startup <= now)
-                })
+                .filter(|u| self.pods.get(u).is_some_and(|p| p.is_ready(startup, now)))
                 .count()
         })
     }

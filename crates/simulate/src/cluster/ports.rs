@@ -51,9 +51,9 @@ impl ClusterSource for SimCluster {
             .pods
             .values()
             .map(|p| {
-                if let (Owner::Workload(w), Some(bound)) = (p.owner, p.bound_at)
+                if let Owner::Workload(w) = p.owner
                     && let (Some(startup), Some(count)) = (self.startups.get(w), ready.get_mut(w))
-                    && bound + *startup <= world.now
+                    && p.is_ready(*startup, world.now)
                 {
                     *count += 1;
                 }
@@ -85,11 +85,7 @@ impl ClusterActions for SimCluster {
         {
             let startup = self.startups.get(w).copied().unwrap_or_default();
             let ready = world.ready_pods(Owner::Workload(w), startup);
-            let is_ready = world
-                .pods
-                .get(&uid)
-                .and_then(|p| p.bound_at)
-                .is_some_and(|b| b + startup <= world.now);
+            let is_ready = (world.pods.get(&uid)).is_some_and(|p| p.is_ready(startup, world.now));
             // Evicting a pod that is not Ready never reduces availability (as the API server decides).
             if is_ready && ready <= usize::try_from(min).unwrap_or(usize::MAX) {
                 return Err(ClusterError::EvictionBlocked {

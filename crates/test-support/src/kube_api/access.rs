@@ -48,52 +48,42 @@ pub fn request_access(request: &str) -> Option<(String, String, String)> {
 mod tests {
     use super::*;
 
-    fn access(request: &str) -> Option<(String, String, String)> {
-        request_access(request)
-    }
-
-    fn triple(g: &str, r: &str, v: &str) -> Option<(String, String, String)> {
-        Some((g.into(), r.into(), v.into()))
-    }
-
     #[test]
     fn requests_read_as_an_authorizer_reads_them() {
-        assert_eq!(
-            access("GET /api/v1/nodes?&limit=500"),
-            triple("", "nodes", "list")
-        );
-        assert_eq!(
-            access("GET /api/v1/pods?&watch=true&timeoutSeconds=290"),
-            triple("", "pods", "watch")
-        );
-        assert_eq!(access("GET /api/v1/nodes/n1"), triple("", "nodes", "get"));
-        assert_eq!(
-            access("PATCH /api/v1/nodes/n1"),
-            triple("", "nodes", "patch")
-        );
-        assert_eq!(
-            access("POST /api/v1/namespaces/shop/pods/web-1/eviction"),
-            triple("", "pods/eviction", "create")
-        );
-        assert_eq!(
-            access("PUT /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/tidal"),
-            triple("coordination.k8s.io", "leases", "update")
-        );
-        assert_eq!(
-            access("GET /apis/policy/v1/poddisruptionbudgets?&watch=1"),
-            triple("policy", "poddisruptionbudgets", "watch")
-        );
-        assert_eq!(
-            access(
-                "DELETE /apis/autoscaling.k8s.io/v1/namespaces/a/verticalpodautoscalercheckpoints/x"
+        let cases = [
+            ("GET /api/v1/nodes?&limit=500", ("", "nodes", "list")),
+            (
+                "GET /api/v1/pods?&watch=true&timeoutSeconds=290",
+                ("", "pods", "watch"),
             ),
-            triple(
-                "autoscaling.k8s.io",
-                "verticalpodautoscalercheckpoints",
-                "delete"
-            )
-        );
-        assert_eq!(access("GET /apis"), None);
-        assert_eq!(access("GET /version"), None);
+            ("GET /api/v1/nodes/n1", ("", "nodes", "get")),
+            ("PATCH /api/v1/nodes/n1", ("", "nodes", "patch")),
+            (
+                "POST /api/v1/namespaces/shop/pods/web-1/eviction",
+                ("", "pods/eviction", "create"),
+            ),
+            (
+                "PUT /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/tidal",
+                ("coordination.k8s.io", "leases", "update"),
+            ),
+            (
+                "GET /apis/policy/v1/poddisruptionbudgets?&watch=1",
+                ("policy", "poddisruptionbudgets", "watch"),
+            ),
+            (
+                "DELETE /apis/autoscaling.k8s.io/v1/namespaces/a/verticalpodautoscalercheckpoints/x",
+                (
+                    "autoscaling.k8s.io",
+                    "verticalpodautoscalercheckpoints",
+                    "delete",
+                ),
+            ),
+        ];
+        for (request, (group, resource, verb)) in cases {
+            let expected = Some((group.to_owned(), resource.to_owned(), verb.to_owned()));
+            assert_eq!(request_access(request), expected, "{request}");
+        }
+        assert_eq!(request_access("GET /apis"), None);
+        assert_eq!(request_access("GET /version"), None);
     }
 }
