@@ -1,7 +1,5 @@
 //! One proposal per metric, and their combination (`computeReplicasForMetric(s)`).
 
-use foldhash::HashMapExt;
-
 use super::HpaError;
 use super::config::Tolerances;
 use super::decision::{MetricCurrent, MetricOutcome, MetricProposal};
@@ -177,14 +175,14 @@ fn resource_metrics<'a>(
             ),
         };
         if let Some(value) = value {
-            metrics.insert(
+            metrics.push((
                 sample.pod.as_str(),
                 PodMetric {
                     value,
                     timestamp: sample.timestamp,
                     window: sample.window,
                 },
-            );
+            ));
         }
     }
     metrics
@@ -250,14 +248,14 @@ fn pods_proposal(
     };
     let mut metrics = PodMetrics::with_capacity(samples.len());
     for sample in samples {
-        metrics.insert(
+        metrics.push((
             sample.pod.as_str(),
             PodMetric {
                 value: sample.value,
                 timestamp: crate::Timestamp::default(),
                 window: std::time::Duration::ZERO,
             },
-        );
+        ));
     }
     let p = ctx.calculator.plain_metric_replicas(
         ctx.spec_replicas,

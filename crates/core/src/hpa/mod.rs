@@ -61,12 +61,12 @@ pub use observation::{
     PodMetricSample, PodPhase, PodResourceSample, ReadyCondition,
 };
 pub use pods::{
-    PodGroups, PodMetric, PodMetrics, calculate_requests, group_pods, ready_pods_count,
+    PodGroup, PodMetric, PodMetrics, group_pod, match_samples, pod_request, ready_pods_count,
 };
 pub use reconcile::reconcile;
 pub use replicas::{
-    ReplicaCalculator, ResourceProposal, Utilization, ValueProposal, ceil_replicas, external_total,
-    metric_usage_ratio, per_pod_replicas, resource_utilization_ratio,
+    ReplicaCalculator, ResourceProposal, SampleSums, Utilization, ValueProposal, ceil_replicas,
+    external_total, per_pod_replicas,
 };
 pub use spec::{
     ContainerResourceMetricSource, CrossVersionObjectReference, DEFAULT_CPU_UTILIZATION,

@@ -3,6 +3,7 @@
 //! pod lister, metrics APIs) can both fill it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -94,8 +95,10 @@ pub struct PodInfo {
     pub start_time: Option<Timestamp>,
     /// Whether the pod has a deletion timestamp.
     pub deleting: bool,
-    /// Per-container requests.
-    pub containers: Vec<ContainerRequests>,
+    /// Per-container requests. Shared: the pods of one workload usually have the same, and
+    /// reading them then costs no cache miss per pod.
+    #[serde(with = "shared_list")]
+    pub containers: Arc<[ContainerRequests]>,
     /// Pod-level requests (`spec.resources.requests`, milli-values); empty when unset.
     /// When set they replace the container sum for `Resource` metrics.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -114,7 +117,7 @@ impl PodInfo {
             }),
             start_time: Some(started),
             deleting: false,
-            containers: Vec::new(),
+            containers: Arc::new([]),
             pod_requests: BTreeMap::new(),
         }
     }
@@ -129,15 +132,17 @@ impl PodInfo {
     ) -> Self {
         let container = container.into();
         let resource = resource.into();
-        match self.containers.iter_mut().find(|c| c.name == container) {
+        let mut containers = self.containers.to_vec();
+        match containers.iter_mut().find(|c| c.name == container) {
             Some(c) => {
                 c.requests.insert(resource, milli);
             }
-            None => self.containers.push(ContainerRequests {
+            None => containers.push(ContainerRequests {
                 name: container,
                 requests: BTreeMap::from([(resource, milli)]),
             }),
         }
+        self.containers = containers.into();
         self
     }
 
@@ -169,6 +174,26 @@ impl PodInfo {
             && self
                 .ready
                 .is_some_and(|r| r.status == ConditionStatus::True)
+    }
+}
+
+/// Serde for a shared slice: written and read as a plain list.
+mod shared_list {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        list: &Arc<[T]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        list.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Arc<[T]>, D::Error> {
+        Vec::<T>::deserialize(d).map(Arc::from)
     }
 }
 

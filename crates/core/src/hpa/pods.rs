@@ -1,7 +1,8 @@
 //! Sorting a target's pods into ready, unready, missing and ignored, and reading their
-//! requests: `groupPods` and `calculateRequests` of Kubernetes' replica calculator.
+//! requests: `groupPods` and `calculateRequests` of Kubernetes' replica calculator, one
+//! pod at a time.
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 use std::time::Duration;
 
 use super::HpaError;
@@ -19,65 +20,79 @@ pub struct PodMetric {
     pub window: Duration,
 }
 
-/// Samples by pod name. Samples for pods not in the pod list stay in (Kubernetes keeps
-/// them too): they count for `Pods` averages but not for utilization.
-pub type PodMetrics<'a> = HashMap<&'a str, PodMetric>;
+/// Samples with the name of their pod, in the order the metrics API returned them.
+/// Samples for pods not in the pod list stay in (Kubernetes keeps them too): they count for
+/// `Pods` averages but not for utilization.
+pub type PodMetrics<'a> = Vec<(&'a str, PodMetric)>;
 
-/// The pods of a target, sorted the way the controller sorts them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PodGroups<'a> {
-    /// Pods whose sample is used as is.
-    pub ready_count: usize,
-    /// Pending pods, and for CPU pods whose sample cannot be trusted yet; their samples
-    /// are dropped and they count as 0 % only when scaling up.
-    pub unready: HashSet<&'a str>,
-    /// Running pods without a sample; filled in conservatively.
-    pub missing: HashSet<&'a str>,
-    /// Pods being deleted, and Failed pods: no part at all. (A Succeeded pod is grouped
-    /// like any other, as upstream: usually missing, since it reports no sample.)
-    pub ignored: HashSet<&'a str>,
+/// Each pod's sample, in pod order, and the samples of pods outside the list. Samples are
+/// matched by name (names are unique within a namespace); of several samples for one pod the
+/// last counts, as in Kubernetes' map. Samples listed in pod order, one per pod (what a caller
+/// that keeps both lists together hands over), are matched without hashing.
+pub fn match_samples(
+    pods: &[PodInfo],
+    metrics: &PodMetrics<'_>,
+) -> (Vec<Option<PodMetric>>, Vec<PodMetric>) {
+    let aligned = metrics.len() == pods.len()
+        && (metrics.iter().zip(pods)).all(|((name, _), pod)| *name == pod.name);
+    if aligned {
+        return (metrics.iter().map(|(_, m)| Some(*m)).collect(), Vec::new());
+    }
+    let mut by_name: HashMap<&str, PodMetric> = HashMap::with_capacity(metrics.len());
+    by_name.extend(metrics.iter().copied());
+    let matched = pods
+        .iter()
+        .map(|pod| by_name.remove(pod.name.as_str()))
+        .collect();
+    (matched, by_name.into_values().collect())
 }
 
-/// Sorts `pods` given their `metrics`. The CPU readiness rules apply when `resource` is
-/// `cpu` (Resource and ContainerResource metrics on CPU), as upstream.
-pub fn group_pods<'a>(
-    pods: &'a [PodInfo],
-    metrics: &PodMetrics<'_>,
+/// Where the controller puts one pod of a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodGroup {
+    /// Its sample is used as is.
+    Ready,
+    /// Pending, or for CPU a sample that cannot be trusted yet: the sample is dropped and
+    /// the pod counts as 0 % only when scaling up.
+    Unready,
+    /// Running without a sample: filled in conservatively.
+    Missing,
+    /// Being deleted, or Failed: no part at all. (A Succeeded pod is grouped like any
+    /// other, as upstream: usually missing, since it reports no sample.)
+    Ignored,
+}
+
+/// The group of `pod` given its sample, if any. The CPU readiness rules apply when
+/// `resource` is `cpu` (Resource and ContainerResource metrics on CPU), as upstream.
+pub fn group_pod(
+    pod: &PodInfo,
+    metric: Option<&PodMetric>,
     resource: Option<&str>,
     cpu_initialization_period: Duration,
     initial_readiness_delay: Duration,
     now: Timestamp,
-) -> PodGroups<'a> {
-    let mut groups = PodGroups::default();
-    for pod in pods {
-        let name = pod.name.as_str();
-        if pod.deleting || pod.phase == PodPhase::Failed {
-            groups.ignored.insert(name);
-            continue;
-        }
-        if pod.phase == PodPhase::Pending {
-            groups.unready.insert(name);
-            continue;
-        }
-        let Some(metric) = metrics.get(name) else {
-            groups.missing.insert(name);
-            continue;
-        };
-        if resource == Some("cpu")
-            && cpu_sample_untrusted(
-                pod,
-                metric,
-                cpu_initialization_period,
-                initial_readiness_delay,
-                now,
-            )
-        {
-            groups.unready.insert(name);
-            continue;
-        }
-        groups.ready_count += 1;
+) -> PodGroup {
+    if pod.deleting || pod.phase == PodPhase::Failed {
+        return PodGroup::Ignored;
     }
-    groups
+    if pod.phase == PodPhase::Pending {
+        return PodGroup::Unready;
+    }
+    let Some(metric) = metric else {
+        return PodGroup::Missing;
+    };
+    if resource == Some("cpu")
+        && cpu_sample_untrusted(
+            pod,
+            metric,
+            cpu_initialization_period,
+            initial_readiness_delay,
+            now,
+        )
+    {
+        return PodGroup::Unready;
+    }
+    PodGroup::Ready
 }
 
 /// Whether a CPU sample reflects start-up rather than steady load.
@@ -103,38 +118,23 @@ fn cpu_sample_untrusted(
     }
 }
 
-/// Each pod's request of `resource` (milli-value): the named `container`'s, or the pod's
+/// The pod's request of `resource` (milli-value): the named `container`'s, or the pod's
 /// (pod-level requests when set, else the sum over its containers).
 ///
 /// Pod-level requests that leave `resource` out fall back to the container sum; Kubernetes
 /// would add init-container and overhead terms there, which this model does not carry.
-pub fn calculate_requests<'a>(
-    pods: &'a [PodInfo],
-    container: Option<&str>,
-    resource: &str,
-) -> Result<HashMap<&'a str, i64>, HpaError> {
-    let mut requests = HashMap::with_capacity(pods.len());
-    for pod in pods {
-        let pod_level = match container {
-            None => pod.pod_requests.get(resource).copied(),
-            Some(_) => None,
-        };
-        let request = match pod_level {
-            Some(request) => request,
-            None => container_requests(pod, container, resource)?,
-        };
-        requests.insert(pod.name.as_str(), request);
-    }
-    Ok(requests)
-}
-
-fn container_requests(
+pub fn pod_request(
     pod: &PodInfo,
     container: Option<&str>,
     resource: &str,
 ) -> Result<i64, HpaError> {
+    if container.is_none()
+        && let Some(request) = pod.pod_requests.get(resource)
+    {
+        return Ok(*request);
+    }
     let mut total: i64 = 0;
-    for c in &pod.containers {
+    for c in pod.containers.iter() {
         if container.is_none_or(|name| name == c.name) {
             let request =
                 c.requests

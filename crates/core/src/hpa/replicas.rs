@@ -4,15 +4,12 @@
 //! `ceil`) and integer division (utilization percent, average usage), so the proposals
 //! are the numbers a real HPA would compute. Float-to-int conversions saturate.
 
-use foldhash::HashMap;
 use std::time::Duration;
 
 use super::HpaError;
 use super::config::{HpaControllerConfig, Tolerances};
 use super::observation::PodInfo;
-use super::pods::{
-    PodGroups, PodMetric, PodMetrics, calculate_requests, group_pods, ready_pods_count,
-};
+use super::pods::{PodGroup, PodMetrics, group_pod, match_samples, pod_request, ready_pods_count};
 use crate::Timestamp;
 
 /// Utilization of a set of samples against their requests.
@@ -26,43 +23,60 @@ pub struct Utilization {
     pub raw_average: i64,
 }
 
-/// Utilization of the samples of pods with a known request (`GetResourceUtilizationRatio`).
-pub fn resource_utilization_ratio(
-    metrics: &PodMetrics<'_>,
-    requests: &HashMap<&str, i64>,
-    target_utilization: i32,
-) -> Result<Utilization, HpaError> {
-    let (mut usage, mut requested, mut entries) = (0i128, 0i128, 0i128);
-    for (pod, metric) in metrics {
-        // Samples of pods outside the pod list have no request; upstream skips them.
-        if let Some(request) = requests.get(pod) {
-            usage += i128::from(metric.value);
-            requested += i128::from(*request);
-            entries += 1;
-        }
-    }
-    if requested == 0 {
-        return Err(HpaError::NoMetricsMatchedPods);
-    }
-    let percent = usage * 100 / requested;
-    let percent =
-        i32::try_from(percent).map_err(|_| HpaError::UtilizationOutOfRange { percent })?;
-    // An average of i64 values always fits an i64.
-    let raw_average = i64::try_from(usage / entries).unwrap_or(i64::MAX);
-    Ok(Utilization {
-        ratio: f64::from(percent) / f64::from(target_utilization),
-        percent,
-        raw_average,
-    })
+/// The samples a proposal measures, as running sums: every sample counts for averages;
+/// only samples of listed pods (they have a request) count for utilization.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleSums {
+    /// Σ value over all samples.
+    pub value: i128,
+    /// Number of samples.
+    pub count: i128,
+    /// Σ value over samples of pods with a request.
+    pub requested_value: i128,
+    /// Σ request over those pods.
+    pub requested: i128,
+    /// Number of those pods.
+    pub with_request: i128,
 }
 
-/// `(average / target, average)` with the average truncated to an integer first
-/// (`GetMetricUsageRatio`). `metrics` must not be empty.
-pub fn metric_usage_ratio(metrics: &PodMetrics<'_>, target: i64) -> (f64, i64) {
-    let total: i128 = metrics.values().map(|m| i128::from(m.value)).sum();
-    let count = metrics.len().max(1) as i128;
-    let average = i64::try_from(total / count).unwrap_or(i64::MAX);
-    (average as f64 / target as f64, average)
+impl SampleSums {
+    /// Adds one sample of `value`, of a pod requesting `request` (`None`: a sample of a pod
+    /// outside the pod list, or a metric that does not read requests).
+    pub fn add(&mut self, value: i64, request: Option<i64>) {
+        self.value += i128::from(value);
+        self.count += 1;
+        if let Some(request) = request {
+            self.requested_value += i128::from(value);
+            self.requested += i128::from(request);
+            self.with_request += 1;
+        }
+    }
+
+    /// Utilization of the samples of pods with a known request against `target_utilization`
+    /// (`GetResourceUtilizationRatio`; samples of pods outside the pod list are skipped).
+    pub fn utilization(&self, target_utilization: i32) -> Result<Utilization, HpaError> {
+        if self.requested == 0 {
+            return Err(HpaError::NoMetricsMatchedPods);
+        }
+        let percent = self.requested_value * 100 / self.requested;
+        let percent =
+            i32::try_from(percent).map_err(|_| HpaError::UtilizationOutOfRange { percent })?;
+        // An average of i64 values always fits an i64.
+        let raw_average =
+            i64::try_from(self.requested_value / self.with_request).unwrap_or(i64::MAX);
+        Ok(Utilization {
+            ratio: f64::from(percent) / f64::from(target_utilization),
+            percent,
+            raw_average,
+        })
+    }
+
+    /// `(average / target, average)` over all samples, the average truncated to an integer
+    /// first (`GetMetricUsageRatio`).
+    pub fn usage_ratio(&self, target: i64) -> (f64, i64) {
+        let average = i64::try_from(self.value / self.count.max(1)).unwrap_or(i64::MAX);
+        (average as f64 / target as f64, average)
+    }
 }
 
 /// `ceil(x)` as an `i32`, saturating at the `i32` range.
@@ -116,31 +130,26 @@ impl<'a> ReplicaCalculator<'a> {
 
     /// Replicas for a `Utilization` target of `resource` (of `container` when given)
     /// (`GetResourceReplicas`).
-    pub fn resource_replicas<'m>(
+    pub fn resource_replicas(
         &self,
         current: i32,
         target_utilization: i32,
         resource: &str,
         container: Option<&str>,
-        mut metrics: PodMetrics<'m>,
+        metrics: PodMetrics<'_>,
         tolerances: Tolerances,
-    ) -> Result<ResourceProposal, HpaError>
-    where
-        'a: 'm,
-    {
-        let groups = self.prepare(&mut metrics, Some(resource))?;
-        let requests = calculate_requests(self.pods, container, resource)?;
+    ) -> Result<ResourceProposal, HpaError> {
+        let joined = self.join(metrics, Some(resource), Some((container, resource)))?;
         // Scaling down, a pod without a sample is assumed at 100 % of its request, or at
         // the target when the target is above 100 %.
         let fallback = i128::from(target_utilization.max(100));
-        let down_fill = |pod: &str| {
-            let request = i128::from(requests.get(pod).copied().unwrap_or(0));
+        let down_fill = |request: Option<i64>| {
+            let request = i128::from(request.unwrap_or(0));
             i64::try_from(request * fallback / 100).unwrap_or(i64::MAX)
         };
-        let measure = |m: &PodMetrics<'m>| {
-            resource_utilization_ratio(m, &requests, target_utilization).map(|u| (u.ratio, u))
-        };
-        let (replicas, first) = finish(current, &groups, metrics, tolerances, measure, down_fill)?;
+        let measure =
+            |sums: &SampleSums| sums.utilization(target_utilization).map(|u| (u.ratio, u));
+        let (replicas, first) = finish(current, &joined, tolerances, measure, down_fill)?;
         Ok(ResourceProposal {
             replicas,
             utilization: first.percent,
@@ -151,47 +160,78 @@ impl<'a> ReplicaCalculator<'a> {
     /// Replicas for an average-value target over pod samples: `Pods` metrics, and
     /// `Resource`/`ContainerResource` `AverageValue` targets with `resource` set
     /// (`calcPlainMetricReplicas`).
-    pub fn plain_metric_replicas<'m>(
+    pub fn plain_metric_replicas(
         &self,
         current: i32,
         target: i64,
         resource: Option<&str>,
-        mut metrics: PodMetrics<'m>,
+        metrics: PodMetrics<'_>,
         tolerances: Tolerances,
-    ) -> Result<ValueProposal, HpaError>
-    where
-        'a: 'm,
-    {
-        let groups = self.prepare(&mut metrics, resource)?;
+    ) -> Result<ValueProposal, HpaError> {
+        let joined = self.join(metrics, resource, None)?;
         // Scaling down, a pod without a sample is assumed exactly at the target.
-        let down_fill = |_: &str| target;
-        let measure = |m: &PodMetrics<'m>| Ok(metric_usage_ratio(m, target));
-        let (replicas, usage) = finish(current, &groups, metrics, tolerances, measure, down_fill)?;
+        let down_fill = |_: Option<i64>| target;
+        let measure = |sums: &SampleSums| Ok(sums.usage_ratio(target));
+        let (replicas, usage) = finish(current, &joined, tolerances, measure, down_fill)?;
         Ok(ValueProposal { replicas, usage })
     }
 
-    /// Groups the pods and drops the samples of ignored and unready ones.
-    fn prepare<'m>(
+    /// Groups the pods, joins each with its sample ([`match_samples`]) and reads the requests
+    /// of `requests` (container, resource) when given. Samples of ignored and unready pods are
+    /// dropped; samples of pods outside the list are kept for averages.
+    fn join(
         &self,
-        metrics: &mut PodMetrics<'m>,
+        metrics: PodMetrics<'_>,
         resource: Option<&str>,
-    ) -> Result<PodGroups<'a>, HpaError> {
+        requests: Option<(Option<&str>, &str)>,
+    ) -> Result<Joined, HpaError> {
         if self.pods.is_empty() {
             return Err(HpaError::NoPods);
         }
-        let groups = group_pods(
-            self.pods,
-            metrics,
-            resource,
-            self.cpu_initialization_period,
-            self.initial_readiness_delay,
-            self.now,
-        );
-        metrics.retain(|pod, _| !groups.ignored.contains(pod) && !groups.unready.contains(pod));
-        if metrics.is_empty() {
+        let (matched, outside) = match_samples(self.pods, &metrics);
+        let mut joined = Joined::default();
+        let mut request_error = None;
+        for (pod, metric) in self.pods.iter().zip(matched) {
+            let group = group_pod(
+                pod,
+                metric.as_ref(),
+                resource,
+                self.cpu_initialization_period,
+                self.initial_readiness_delay,
+                self.now,
+            );
+            let request = match requests {
+                Some((container, resource)) => match pod_request(pod, container, resource) {
+                    Ok(request) => Some(request),
+                    Err(e) => {
+                        request_error.get_or_insert(e);
+                        None
+                    }
+                },
+                None => None,
+            };
+            match (group, metric) {
+                (PodGroup::Ready, Some(metric)) => {
+                    joined.ready_count += 1;
+                    joined.trusted.add(metric.value, request);
+                }
+                (PodGroup::Unready, _) => joined.unready.push(request),
+                (PodGroup::Missing, _) => joined.missing.push(request),
+                _ => {}
+            }
+        }
+        for metric in outside {
+            joined.trusted.add(metric.value, None);
+        }
+        if joined.trusted.count == 0 {
             return Err(HpaError::NoMetricsForTargetedPods);
         }
-        Ok(groups)
+        // Upstream reads requests after grouping: a missing request is reported only
+        // when there are samples to measure.
+        match request_error {
+            Some(e) => Err(e),
+            None => Ok(joined),
+        }
     }
 
     /// Replicas for a usage ratio against Running-and-Ready pods: Object and External
@@ -214,52 +254,57 @@ impl<'a> ReplicaCalculator<'a> {
     }
 }
 
+/// The target's pods joined with their samples.
+#[derive(Debug, Default)]
+struct Joined {
+    /// The samples used as is: Ready pods' and those of pods outside the list.
+    trusted: SampleSums,
+    /// Pods whose sample is used as is.
+    ready_count: usize,
+    /// Requests of the unready pods (`None` when the metric reads no requests).
+    unready: Vec<Option<i64>>,
+    /// Requests of the pods without a sample.
+    missing: Vec<Option<i64>>,
+}
+
 /// The rest of the calculation once samples are grouped: with no gaps, the usage ratio
 /// times the ready pods; otherwise fill the gaps conservatively (missing pods at
 /// `down_fill` when scaling down, at 0 when scaling up; unready pods at 0 when scaling
 /// up) and measure again. Returns the replicas and the first measurement.
-fn finish<'a: 'm, 'm, T>(
+fn finish<T>(
     current: i32,
-    groups: &PodGroups<'a>,
-    mut metrics: PodMetrics<'m>,
+    joined: &Joined,
     tolerances: Tolerances,
-    measure: impl Fn(&PodMetrics<'m>) -> Result<(f64, T), HpaError>,
-    down_fill: impl Fn(&str) -> i64,
+    measure: impl Fn(&SampleSums) -> Result<(f64, T), HpaError>,
+    down_fill: impl Fn(Option<i64>) -> i64,
 ) -> Result<(i32, T), HpaError> {
-    let (ratio, first) = measure(&metrics)?;
-    let scale_up_with_unready = !groups.unready.is_empty() && ratio > 1.0;
-    if !scale_up_with_unready && groups.missing.is_empty() {
+    let (ratio, first) = measure(&joined.trusted)?;
+    let scale_up_with_unready = !joined.unready.is_empty() && ratio > 1.0;
+    if !scale_up_with_unready && joined.missing.is_empty() {
         if tolerances.is_within(ratio) {
             return Ok((current, first));
         }
-        return Ok((ceil_replicas(ratio * groups.ready_count as f64), first));
+        return Ok((ceil_replicas(ratio * joined.ready_count as f64), first));
     }
+    let mut sums = joined.trusted;
     if ratio < 1.0 {
-        for &pod in &groups.missing {
-            metrics.insert(pod, filled(down_fill(pod)));
+        for &request in &joined.missing {
+            sums.add(down_fill(request), request);
         }
     } else if ratio > 1.0 {
-        for &pod in &groups.missing {
-            metrics.insert(pod, filled(0));
+        for &request in &joined.missing {
+            sums.add(0, request);
         }
     }
     if scale_up_with_unready {
-        for &pod in &groups.unready {
-            metrics.insert(pod, filled(0));
+        for &request in &joined.unready {
+            sums.add(0, request);
         }
     }
-    let (new_ratio, _) = measure(&metrics)?;
-    let replicas = rebalanced_replicas(current, ratio, new_ratio, metrics.len(), tolerances);
+    let (new_ratio, _) = measure(&sums)?;
+    let samples = usize::try_from(sums.count).unwrap_or(usize::MAX);
+    let replicas = rebalanced_replicas(current, ratio, new_ratio, samples, tolerances);
     Ok((replicas, first))
-}
-
-/// A filled-in sample for a pod without a trusted one; only its value is read.
-fn filled(value: i64) -> PodMetric {
-    PodMetric {
-        value,
-        timestamp: Timestamp::default(),
-        window: Duration::ZERO,
-    }
 }
 
 /// The second pass after filling gaps: keep `current` when the new ratio is within

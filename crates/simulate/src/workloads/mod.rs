@@ -8,6 +8,7 @@
 //! from the cluster's pod-change log, so a sync costs no allocation per pod.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tidal_core::Timestamp;
@@ -50,6 +51,8 @@ struct Hpa {
     uids: Vec<u64>,
     position: HashMap<u64, usize>,
     bound_at: Vec<Option<Timestamp>>,
+    /// The workload's one container and its CPU request, shared by all its pods.
+    containers: Arc<[ContainerRequests]>,
     last_error: Option<String>,
 }
 
@@ -79,6 +82,10 @@ impl Deployments {
                     uids: Vec::new(),
                     position: HashMap::new(),
                     bound_at: Vec::new(),
+                    containers: Arc::new([ContainerRequests {
+                        name: CONTAINER.to_owned(),
+                        requests: [("cpu".to_owned(), w.pod.requests.cpu_millis)].into(),
+                    }]),
                     last_error: None,
                 }),
             })
@@ -161,7 +168,7 @@ impl Deployments {
             let desired = usize::try_from(d.desired).unwrap_or(usize::MAX);
             if count < desired {
                 for _ in count..desired {
-                    world.create_pod(owner, std::sync::Arc::clone(&w.pod));
+                    world.create_pod(owner, Arc::clone(&w.pod));
                 }
             } else if count > desired {
                 for uid in victims(world, owner, d.startup, count - desired) {
@@ -207,17 +214,13 @@ impl Hpa {
                 self.position.insert(uid, self.pods.len());
                 self.uids.push(uid);
                 self.bound_at.push(r.bound_at);
-                let requests = [("cpu".to_owned(), r.spec.requests.cpu_millis)].into();
                 self.pods.push(PodInfo {
                     name: r.pod.name.clone(),
                     phase: PodPhase::Pending,
                     ready: None,
                     start_time: None,
                     deleting: false,
-                    containers: vec![ContainerRequests {
-                        name: CONTAINER.to_owned(),
-                        requests,
-                    }],
+                    containers: Arc::clone(&self.containers),
                     pod_requests: Default::default(),
                 });
                 self.samples.push(PodResourceSample::single(

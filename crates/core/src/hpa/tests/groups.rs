@@ -17,24 +17,18 @@ fn sample(timestamp: Timestamp) -> PodMetric {
 
 /// Which group one pod lands in, for `resource`, with a sample taken at `sampled`.
 fn group_of(pod: PodInfo, sampled: Option<Timestamp>, resource: Option<&str>) -> &'static str {
-    let pods = [pod];
-    let mut metrics = PodMetrics::default();
-    if let Some(t) = sampled {
-        metrics.insert(pods[0].name.as_str(), sample(t));
-    }
-    let groups = group_pods(&pods, &metrics, resource, INIT, DELAY, NOW);
-    let name = pods[0].name.as_str();
-    match (
-        groups.ready_count,
-        groups.unready.contains(name),
-        groups.missing.contains(name),
-        groups.ignored.contains(name),
+    match group_pod(
+        &pod,
+        sampled.map(sample).as_ref(),
+        resource,
+        INIT,
+        DELAY,
+        NOW,
     ) {
-        (1, false, false, false) => "ready",
-        (0, true, false, false) => "unready",
-        (0, false, true, false) => "missing",
-        (0, false, false, true) => "ignored",
-        other => panic!("pod in several groups: {other:?}"),
+        PodGroup::Ready => "ready",
+        PodGroup::Unready => "unready",
+        PodGroup::Missing => "missing",
+        PodGroup::Ignored => "ignored",
     }
 }
 
@@ -219,30 +213,27 @@ fn initialization_period_boundary_is_exclusive() {
 
 #[test]
 fn requests_sum_containers_or_take_the_named_one() {
-    let pods = vec![
-        cpu_pod("a", 250).with_request("sidecar", "cpu", 100),
-        cpu_pod("b", 500).with_request("sidecar", "cpu", 100),
-    ];
-    let all = calculate_requests(&pods, None, "cpu").unwrap();
-    assert_eq!(all.get("a"), Some(&350));
-    assert_eq!(all.get("b"), Some(&600));
-    let app = calculate_requests(&pods, Some("app"), "cpu").unwrap();
-    assert_eq!(app.get("a"), Some(&250));
+    let pod = cpu_pod("a", 250).with_request("sidecar", "cpu", 100);
+    assert_eq!(pod_request(&pod, None, "cpu"), Ok(350));
+    assert_eq!(pod_request(&pod, Some("app"), "cpu"), Ok(250));
     assert_eq!(
-        calculate_requests(&pods, Some("web"), "cpu"),
+        pod_request(&pod, Some("web"), "cpu"),
         Err(HpaError::ContainerNotFound {
             container: "web".into(),
             pod: "a".into()
         })
     );
+    // Pod-level requests replace the container sum, unless they leave the resource out.
+    let mut pod_level = pod.clone();
+    pod_level.pod_requests.insert("cpu".into(), 1000);
+    assert_eq!(pod_request(&pod_level, None, "cpu"), Ok(1000));
+    assert_eq!(pod_request(&pod_level, Some("app"), "cpu"), Ok(250));
     // The sidecar has no memory request: the pod's request is undefined.
-    let pods = vec![
-        cpu_pod("a", 250)
-            .with_request("app", "memory", 1)
-            .with_request("sidecar", "cpu", 1),
-    ];
+    let pod = cpu_pod("a", 250)
+        .with_request("app", "memory", 1)
+        .with_request("sidecar", "cpu", 1);
     assert_eq!(
-        calculate_requests(&pods, None, "memory"),
+        pod_request(&pod, None, "memory"),
         Err(HpaError::MissingRequest {
             resource: "memory".into(),
             container: "sidecar".into(),
@@ -250,12 +241,7 @@ fn requests_sum_containers_or_take_the_named_one() {
         })
     );
     // Only the named container needs the request.
-    assert_eq!(
-        calculate_requests(&pods, Some("app"), "memory")
-            .unwrap()
-            .get("a"),
-        Some(&1)
-    );
+    assert_eq!(pod_request(&pod, Some("app"), "memory"), Ok(1));
 }
 
 #[test]
@@ -272,4 +258,36 @@ fn ready_pod_count_needs_running_and_ready() {
     ];
     assert_eq!(ready_pods_count(&pods), Ok(2));
     assert_eq!(ready_pods_count(&[]), Err(HpaError::NoPods));
+}
+
+#[test]
+fn samples_are_matched_to_pods_by_name_in_any_order() {
+    let pods = vec![cpu_pod("a", 1), cpu_pod("b", 1), cpu_pod("c", 1)];
+    let at = |value: i64| PodMetric {
+        value,
+        ..sample(NOW)
+    };
+    let values = |(matched, outside): (Vec<Option<PodMetric>>, Vec<PodMetric>)| {
+        let matched: Vec<Option<i64>> = matched.iter().map(|m| m.map(|m| m.value)).collect();
+        (matched, outside.iter().map(|m| m.value).collect::<Vec<_>>())
+    };
+    // In pod order, one per pod.
+    let aligned = vec![("a", at(1)), ("b", at(2)), ("c", at(3))];
+    assert_eq!(
+        values(match_samples(&pods, &aligned)),
+        (vec![Some(1), Some(2), Some(3)], vec![])
+    );
+    // Shuffled: the same answer.
+    let shuffled = vec![("c", at(3)), ("a", at(1)), ("b", at(2))];
+    assert_eq!(
+        values(match_samples(&pods, &shuffled)),
+        (vec![Some(1), Some(2), Some(3)], vec![])
+    );
+    // A pod without a sample, a sample of a pod outside the list, two samples for one pod
+    // (the last counts).
+    let mixed = vec![("a", at(1)), ("x", at(9)), ("c", at(3)), ("a", at(4))];
+    assert_eq!(
+        values(match_samples(&pods, &mixed)),
+        (vec![Some(4), None, Some(3)], vec![9])
+    );
 }
