@@ -54,6 +54,8 @@ pub(crate) struct ClusterCache {
     /// The node objects and exclusions of the last sync: when both are the same, the nodes
     /// need no work. Holding the `Arc`s keeps their addresses from being reused.
     last_nodes: (Vec<Arc<ClusterNode>>, Vec<String>),
+    /// The state's id of each node of the last snapshot, in snapshot order.
+    node_ids: Vec<Option<NodeId>>,
     generation: u64,
 }
 
@@ -72,24 +74,58 @@ impl NodePods for BoundPods<'_> {
     }
 }
 
+/// The cache brought up to a snapshot (see [`ClusterCache::sync`]).
+#[derive(Debug)]
+pub(crate) struct Synced<'a> {
+    /// Schedulable nodes and their bound, unfinished pods.
+    pub cluster: &'a mut ClusterState,
+    /// The snapshot's pods on each node of `cluster`.
+    pub bound: BoundPods<'a>,
+    /// The snapshot's pods waiting for a node ([`is_pending`]), in snapshot order.
+    pub pending: Vec<Arc<ClusterPod>>,
+    /// The id in `cluster` of each of the snapshot's nodes, in snapshot order (`None`:
+    /// cordoned, excluded, or a second node of the same name).
+    pub node_ids: &'a [Option<NodeId>],
+}
+
+/// A pod the scheduler found no node for, that still wants one: Unschedulable, unbound,
+/// unfinished and not being deleted.
+pub(crate) fn is_pending(p: &ClusterPod) -> bool {
+    p.unschedulable_since.is_some()
+        && p.node_name.is_none()
+        && !p.phase.is_terminal()
+        && !p.deleting
+}
+
 impl ClusterCache {
     /// Brings the state up to `snapshot` (minus `exclude`d nodes) and returns it, with the
-    /// snapshot's pods on each of its nodes.
+    /// snapshot's pods on each of its nodes and its pending pods.
     pub(crate) fn sync(
         &mut self,
         snapshot: &ClusterSnapshot,
         exclude: &BTreeSet<&str>,
-    ) -> (&mut ClusterState, BoundPods<'_>) {
+    ) -> Synced<'_> {
         self.generation += 1;
         if !self.same_nodes(snapshot, exclude) {
             self.sync_nodes(snapshot, exclude);
+            self.node_ids = (snapshot.nodes.iter())
+                .map(|n| {
+                    let cached = self.nodes.get(&n.name)?;
+                    Arc::ptr_eq(&cached.node, n).then_some(cached.id)
+                })
+                .collect();
             self.last_nodes = (
                 snapshot.nodes.clone(),
                 exclude.iter().map(|n| (*n).to_owned()).collect(),
             );
         }
-        self.sync_pods(snapshot);
-        (&mut self.state, BoundPods(&self.by_slot))
+        let pending = self.sync_pods(snapshot);
+        Synced {
+            cluster: &mut self.state,
+            bound: BoundPods(&self.by_slot),
+            pending,
+            node_ids: &self.node_ids,
+        }
     }
 
     /// The same node objects, in the same order, with the same exclusions as the last sync.
@@ -161,27 +197,30 @@ impl ClusterCache {
         }
     }
 
-    fn sync_pods(&mut self, snapshot: &ClusterSnapshot) {
+    /// Follows the snapshot's pods; returns the pending ones.
+    fn sync_pods(&mut self, snapshot: &ClusterSnapshot) -> Vec<Arc<ClusterPod>> {
         let generation = self.generation;
+        let mut pending = Vec::new();
         for p in &snapshot.pods {
-            if p.phase.is_terminal() {
-                continue;
-            }
             // The same object as last loop: same node (a removed node took its pods out of
-            // the cache above), same requirements.
+            // the cache above), same requirements, still unfinished. Most pods, most loops:
+            // the pod itself is not read.
             if let Some(c) = self.pods.get_mut(&addr(p)) {
                 c.seen = generation;
                 continue;
             }
-            let Some(node) = p
-                .node_name
-                .as_deref()
-                .and_then(|n| self.nodes.get(n))
-                .map(|c| c.id)
-            else {
+            if p.phase.is_terminal() {
+                continue;
+            }
+            let Some(name) = p.node_name.as_deref() else {
+                if is_pending(p) {
+                    pending.push(Arc::clone(p));
+                }
                 continue;
             };
-            self.update_pod(p, node, generation);
+            if let Some(node) = self.nodes.get(name).map(|c| c.id) {
+                self.update_pod(p, node, generation);
+            }
         }
         // Pods gone from the snapshot, unbound in name order (slot reuse stays deterministic).
         let mut stale: Vec<(&str, &str, PodAddr)> = self
@@ -195,6 +234,7 @@ impl ClusterCache {
         for a in stale {
             self.forget(a);
         }
+        pending
     }
 
     /// Keeps (under its new address), rebinds or adds a pod seen behind a new pointer.
@@ -292,12 +332,31 @@ mod tests {
     use super::*;
     use crate::autoscaler::cluster_state;
     use crate::scale_down::pods_by_node;
-    use crate::testing::{bound_pod, node};
+    use crate::testing::{bound_pod, node, pending_pod, pod_with};
+    use tidal_core::Timestamp;
+    use tidal_core::resources::Resources;
+    use tidal_core::scheduling::PodSpec;
 
     /// The same nodes with the same pods' summed requests as a state built from scratch.
     fn assert_same(cache: &mut ClusterCache, snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) {
         let fresh = cluster_state(snapshot, exclude);
-        let (state, bound) = cache.sync(snapshot, exclude);
+        let Synced {
+            cluster: state,
+            bound,
+            pending,
+            node_ids,
+        } = cache.sync(snapshot, exclude);
+        let ids: Vec<Option<NodeId>> = (snapshot.nodes.iter())
+            .map(|n| {
+                fresh
+                    .node_id(&n.name)
+                    .and_then(|id| state.node_id(&fresh.node(id)?.name))
+            })
+            .collect();
+        assert_eq!(node_ids, ids, "node ids in snapshot order");
+        let wanted: Vec<&Arc<ClusterPod>> =
+            snapshot.pods.iter().filter(|p| is_pending(p)).collect();
+        assert_eq!(pending.iter().collect::<Vec<_>>(), wanted, "pending pods");
         assert_eq!(state.node_count(), fresh.node_count());
         assert_eq!(state.pod_count(), fresh.pod_count());
         for (id, n) in fresh.nodes() {
@@ -333,10 +392,26 @@ mod tests {
             pods: vec![bound_pod("p1", "a", 500, 1), bound_pod("p2", "b", 700, 1)],
             ..ClusterSnapshot::default()
         };
+        // Waiting pods: one Unschedulable, one not yet judged by the scheduler, one deleted.
+        let waiting = |name: &str| PodSpec::new(name, Resources::pod(100, 1 << 30));
+        let since = Timestamp::from_secs(5);
+        snap.pods.push(pending_pod(waiting("w1"), since));
+        snap.pods
+            .push(Arc::new(pod_with(waiting("w2"), None, None)));
+        let mut deleted = pod_with(waiting("w3"), None, Some(since));
+        deleted.deleting = true;
+        snap.pods.push(Arc::new(deleted));
         let mut cache = ClusterCache::default();
         let none = BTreeSet::new();
         assert_same(&mut cache, &snap, &none);
-        // A new pod, a moved pod, a changed request, a new node.
+        let pending = cache.sync(&snap, &none).pending;
+        assert_eq!(
+            pending.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["w1"]
+        );
+        // The waiting pods bound; a new pod, a moved pod, a changed request, a new node.
+        snap.pods.truncate(2);
+        snap.pods.push(bound_pod("w1", "b", 100, 1));
         snap.pods.push(bound_pod("p3", "a", 300, 1));
         snap.pods[1] = bound_pod("p2", "a", 700, 1);
         snap.pods[0] = bound_pod("p1", "a", 900, 1);
@@ -351,7 +426,7 @@ mod tests {
         assert_same(&mut cache, &snap, &exclude);
         // Finished pods leave.
         Arc::make_mut(&mut snap.nodes[0]).unschedulable = false;
-        Arc::make_mut(&mut snap.pods[3]).phase = crate::ports::PodPhase::Succeeded;
+        Arc::make_mut(&mut snap.pods[4]).phase = crate::ports::PodPhase::Succeeded;
         assert_same(&mut cache, &snap, &none);
     }
 
@@ -367,7 +442,7 @@ mod tests {
             ..ClusterSnapshot::default()
         };
         let mut cache = ClusterCache::default();
-        let (state, _) = cache.sync(&snap, &BTreeSet::new());
+        let state = cache.sync(&snap, &BTreeSet::new()).cluster;
         let ids: Vec<_> = names.iter().map(|n| state.node_id(n).unwrap()).collect();
         let mut sorted = ids.clone();
         sorted.sort();

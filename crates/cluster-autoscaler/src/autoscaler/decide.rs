@@ -7,7 +7,7 @@ use tidal_core::Timestamp;
 use tidal_core::scheduling::{ClusterState, NodeId, PodId, PodSpec};
 
 use super::Autoscaler;
-use super::cluster_cache::BoundPods;
+use super::cluster_cache::{BoundPods, Synced};
 use crate::groups::GroupView;
 use crate::outcome::ScaleDownSkip;
 use crate::ports::{ClusterPod, ClusterSnapshot, NodeGroupId};
@@ -90,18 +90,12 @@ impl Autoscaler {
         // The cache is taken out while planning borrows `self`; it goes back at the end.
         let mut cache = std::mem::take(&mut self.cache);
         let draining: BTreeSet<&str> = self.state.drains.keys().map(String::as_str).collect();
-        let (cluster, on_nodes) = cache.sync(snapshot, &draining);
-        let pending: Vec<Arc<ClusterPod>> = snapshot
-            .pods
-            .iter()
-            .filter(|p| {
-                p.unschedulable_since.is_some()
-                    && p.node_name.is_none()
-                    && !p.phase.is_terminal()
-                    && !p.deleting
-            })
-            .cloned()
-            .collect();
+        let Synced {
+            cluster,
+            bound: on_nodes,
+            pending,
+            node_ids,
+        } = cache.sync(snapshot, &draining);
         let specs: Vec<PodSpec> = pending.iter().map(|p| p.spec.clone()).collect();
         let settings = ScaleUpSettings {
             expanders: &self.config.expanders,
@@ -130,7 +124,7 @@ impl Autoscaler {
             // Pods about to use free room on registered nodes count as bound while scale-down
             // judges, so that room is not taken away from them.
             let bound = bind(cluster, &plan.scale_up.placed_on_existing, &specs);
-            self.plan_removals(cluster, &on_nodes, snapshot, &mut plan, now);
+            self.plan_removals(cluster, (&on_nodes, node_ids), snapshot, &mut plan, now);
             for id in bound {
                 let _ = cluster.remove_pod(id);
             }
@@ -190,15 +184,16 @@ impl Autoscaler {
     }
 
     /// Finds unneeded nodes, updates their timers and, unless skipped, picks removals.
+    /// `(pods, node_ids)`: from the synced cache.
     fn plan_removals(
         &mut self,
         cluster: &ClusterState,
-        pods: &BoundPods<'_>,
+        (pods, node_ids): (&BoundPods<'_>, &[Option<NodeId>]),
         snapshot: &ClusterSnapshot,
         plan: &mut LoopPlan,
         now: Timestamp,
     ) {
-        let candidates = self.candidates(cluster, snapshot, &plan.groups);
+        let candidates = self.candidates(cluster, snapshot, node_ids, &plan.groups);
         plan.unneeded = find_unneeded(cluster, &candidates, pods, &snapshot.pdbs);
         let still: BTreeSet<&str> = plan
             .unneeded
@@ -243,33 +238,38 @@ impl Autoscaler {
     /// Unready nodes are candidates with the unready time instead of the pool's unneeded time;
     /// Ready ones only below their pool's utilization threshold (most nodes, most loops, are
     /// not, and are passed over before anything is built for them).
+    /// `node_ids`: each snapshot node's id in `cluster`, in snapshot order.
     fn candidates(
         &self,
         cluster: &ClusterState,
         snapshot: &ClusterSnapshot,
+        node_ids: &[Option<NodeId>],
         groups: &[GroupView],
     ) -> Vec<NodeCandidate> {
-        let mut by_instance: foldhash::HashMap<&str, &GroupView> = Default::default();
-        for g in groups {
-            for i in &g.live_instances {
-                by_instance.insert(i.id.as_str(), g);
-            }
-        }
-        snapshot
-            .nodes
-            .iter()
-            .filter(|n| !n.unschedulable && !self.state.drains.contains_key(&n.name))
-            .filter(|n| !snapshot.unreadable.nodes_with_pods.contains(&n.name))
-            .filter_map(|n| {
+        // No pool's threshold is above this: a Ready node at or above it is busy everywhere.
+        let busy_everywhere = (self.pools.pools().iter())
+            .filter_map(|p| p.scale_down_utilization_threshold)
+            .fold(self.config.scale_down_utilization_threshold, f64::max);
+        let mut by_instance: Option<foldhash::HashMap<&str, &GroupView>> = None;
+        (snapshot.nodes.iter().zip(node_ids))
+            .filter(|(n, _)| !n.unschedulable && !self.state.drains.contains_key(&n.name))
+            .filter(|(n, _)| !snapshot.unreadable.nodes_with_pods.contains(&n.name))
+            .filter_map(|(n, id)| {
+                let util = utilization(cluster, (*id)?)?;
+                if n.ready && util >= busy_everywhere {
+                    return None;
+                }
                 let instance_id = n.instance_id.as_deref()?;
+                let by_instance = by_instance.get_or_insert_with(|| {
+                    (groups.iter())
+                        .flat_map(|g| g.live_instances.iter().map(move |i| (i.id.as_str(), g)))
+                        .collect()
+                });
                 let group = by_instance.get(instance_id)?;
                 let pool = self.pools.get(&group.id.pool)?;
                 let threshold = pool
                     .scale_down_utilization_threshold
                     .unwrap_or(self.config.scale_down_utilization_threshold);
-                let util = cluster
-                    .node_id(&n.name)
-                    .and_then(|id| utilization(cluster, id))?;
                 if n.ready && util >= threshold {
                     return None;
                 }
