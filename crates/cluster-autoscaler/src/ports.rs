@@ -105,8 +105,8 @@ impl NodeTemplate {
 pub struct CloudInstance {
     /// EC2 instance id, e.g. `i-0abc…`; matched against [`ClusterNode::instance_id`].
     pub id: String,
-    /// EC2 instance type, e.g. `m6i.2xlarge`.
-    pub instance_type: String,
+    /// EC2 instance type, e.g. `m6i.2xlarge`; shared, as a group runs few types.
+    pub instance_type: Arc<str>,
     /// Lifecycle state as the ASG reports it.
     pub state: InstanceState,
     /// Launch time, if known.

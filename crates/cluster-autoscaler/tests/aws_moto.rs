@@ -110,7 +110,7 @@ async fn discovers_tagged_single_zone_groups_with_their_instances_and_template_t
     assert_eq!(a.instances.len(), 1);
     let i = &a.instances[0];
     assert!(i.id.starts_with("i-"), "{i:?}");
-    assert_eq!(i.instance_type, "m5.large");
+    assert_eq!(&*i.instance_type, "m5.large");
     assert_eq!(i.state, InstanceState::Running);
     let launched = i.launched_at.expect("launch time from DescribeInstances");
     assert!(

@@ -47,7 +47,7 @@ pub fn instance_state(state: Option<&LifecycleState>) -> InstanceState {
 fn cloud_instance(i: &Instance) -> Option<CloudInstance> {
     Some(CloudInstance {
         id: i.instance_id()?.to_owned(),
-        instance_type: i.instance_type().unwrap_or_default().to_owned(),
+        instance_type: i.instance_type().unwrap_or_default().into(),
         state: instance_state(i.lifecycle_state()),
         launched_at: None,
     })

@@ -8,7 +8,7 @@
 //! instance count until someone lowers it.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
 use tidal_core::sync::lock;
@@ -86,7 +86,7 @@ pub struct SimInstance {
     /// Instance id, `i-…`.
     pub id: String,
     /// Instance type.
-    pub instance_type: String,
+    pub instance_type: Arc<str>,
     /// Spot or on-demand.
     pub spot: bool,
     /// Lifecycle state.
@@ -466,13 +466,14 @@ impl Asg {
             .get(instance_type)
             .copied()
             .unwrap_or(0.0);
+        let instance_type: Arc<str> = instance_type.into();
         for _ in 0..count {
             billing.add(&self.spec.id.pool, usd_per_hour);
             let seq = *next_seq;
             *next_seq += 1;
             self.instances.push(SimInstance {
                 id: format!("i-{seq:017x}"),
-                instance_type: instance_type.to_owned(),
+                instance_type: Arc::clone(&instance_type),
                 spot: self.spec.spot,
                 state: InstanceState::Pending,
                 launched_at: now,

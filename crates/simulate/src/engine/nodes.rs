@@ -133,7 +133,7 @@ impl NodeFactory {
             pool,
             &group.zone,
             &name,
-            std::slice::from_ref(&instance.instance_type),
+            &[instance.instance_type.to_string()],
         )
     }
 
