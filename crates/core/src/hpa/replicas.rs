@@ -139,7 +139,7 @@ impl<'a> ReplicaCalculator<'a> {
         metrics: PodMetrics<'_>,
         tolerances: Tolerances,
     ) -> Result<ResourceProposal, HpaError> {
-        let joined = self.join(metrics, Some(resource), Some((container, resource)))?;
+        let joined = self.join(&metrics, Some(resource), Some((container, resource)))?;
         // Scaling down, a pod without a sample is assumed at 100 % of its request, or at
         // the target when the target is above 100 %.
         let fallback = i128::from(target_utilization.max(100));
@@ -168,7 +168,7 @@ impl<'a> ReplicaCalculator<'a> {
         metrics: PodMetrics<'_>,
         tolerances: Tolerances,
     ) -> Result<ValueProposal, HpaError> {
-        let joined = self.join(metrics, resource, None)?;
+        let joined = self.join(&metrics, resource, None)?;
         // Scaling down, a pod without a sample is assumed exactly at the target.
         let down_fill = |_: Option<i64>| target;
         let measure = |sums: &SampleSums| Ok(sums.usage_ratio(target));
@@ -181,14 +181,14 @@ impl<'a> ReplicaCalculator<'a> {
     /// dropped; samples of pods outside the list are kept for averages.
     fn join(
         &self,
-        metrics: PodMetrics<'_>,
+        metrics: &PodMetrics<'_>,
         resource: Option<&str>,
         requests: Option<(Option<&str>, &str)>,
     ) -> Result<Joined, HpaError> {
         if self.pods.is_empty() {
             return Err(HpaError::NoPods);
         }
-        let (matched, outside) = match_samples(self.pods, &metrics);
+        let (matched, outside) = match_samples(self.pods, metrics);
         let mut joined = Joined::default();
         let mut request_error = None;
         for (pod, metric) in self.pods.iter().zip(matched) {
@@ -200,16 +200,13 @@ impl<'a> ReplicaCalculator<'a> {
                 self.initial_readiness_delay,
                 self.now,
             );
-            let request = match requests {
-                Some((container, resource)) => match pod_request(pod, container, resource) {
-                    Ok(request) => Some(request),
-                    Err(e) => {
-                        request_error.get_or_insert(e);
-                        None
-                    }
-                },
-                None => None,
-            };
+            let request = requests
+                .map(|(container, resource)| pod_request(pod, container, resource))
+                .transpose()
+                .unwrap_or_else(|e| {
+                    request_error.get_or_insert(e);
+                    None
+                });
             match (group, metric) {
                 (PodGroup::Ready, Some(metric)) => {
                     joined.ready_count += 1;
