@@ -103,7 +103,7 @@ fn world(fixture: &Fixture) -> World {
                 live_instances: instances
                     .into_iter()
                     .map(|id| LiveInstance {
-                        id,
+                        id: id.into(),
                         launched_at: Some(Timestamp::from_secs(0)),
                         registered: true,
                     })
@@ -135,7 +135,7 @@ fn world(fixture: &Fixture) -> World {
         snapshot: ClusterSnapshot {
             taken_at: NOW,
             nodes,
-            pods,
+            pods: Arc::new(pods),
             pdbs: Vec::new(),
             unreadable: Default::default(),
         },
@@ -214,9 +214,9 @@ fn candidates_of(w: &World) -> Vec<NodeCandidate> {
         .flat_map(|g| g.live_instances.iter().map(move |i| (g, i)))
         .filter_map(|(g, i)| {
             Some(NodeCandidate {
-                node: (*by_instance.get(i.id.as_str())?).to_owned(),
+                node: (*by_instance.get(&*i.id)?).to_owned(),
                 group: g.id.clone(),
-                instance_id: i.id.clone(),
+                instance_id: i.id.to_string(),
                 threshold: 0.5,
                 unneeded_time: Duration::from_secs(600),
                 unready: false,
@@ -229,7 +229,7 @@ fn bench_candidates(c: &mut Criterion, name: &str, w: &World) {
     let cluster = cluster_state(&w.snapshot, &BTreeSet::new());
     let candidates = candidates_of(w);
     let mut pods = PodsByNode::default();
-    for p in &w.snapshot.pods {
+    for p in w.snapshot.pods.iter() {
         if let Some(n) = p.node_name.as_deref() {
             pods.entry(n).or_default().push(p);
         }
@@ -272,12 +272,12 @@ fn bench_candidates(c: &mut Criterion, name: &str, w: &World) {
 fn scale_down_candidates(c: &mut Criterion) {
     let mut w = world(&synthetic_cluster(&FixtureConfig::thousand_nodes()));
     // No pending pods: a quiet cluster, where scale-down runs.
-    w.snapshot.pods.retain(|p| p.node_name.is_some());
+    Arc::make_mut(&mut w.snapshot.pods).retain(|p| p.node_name.is_some());
     bench_candidates(c, "scale_down_1k_nodes", &w);
     // The same cluster after load went away: two of three workload pods gone, so most nodes
     // are below the threshold and every one of them is simulated.
     let mut n = 0usize;
-    w.snapshot.pods.retain(|p| {
+    Arc::make_mut(&mut w.snapshot.pods).retain(|p| {
         n += 1;
         p.namespace == "kube-system" || n.is_multiple_of(3)
     });

@@ -47,7 +47,7 @@ pub struct GroupView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveInstance {
     /// Instance id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Launch time, if known.
     pub launched_at: Option<Timestamp>,
     /// A node with this instance id is in the cluster (possibly one that could not be read).
@@ -105,12 +105,7 @@ where
         let (pool_min, pool_max) = pool.zone_bounds(index, zones.len().max(1));
         let max_size = pool_max.min(g.max_size);
         let min_size = pool_min.max(g.min_size).min(max_size);
-        let live = live_instances(g, nodes, unreadable);
-        let registered: Vec<&ClusterNode> = live
-            .iter()
-            .filter_map(|i| nodes.get(i.id.as_str()).copied())
-            .collect();
-        let unreadable_nodes = live.iter().filter(|i| unreadable.contains(&i.id)).count();
+        let (live, registered, ready) = live_instances(g, nodes, unreadable);
         let (template, backed_off_until) = extra(g);
         views.push(GroupView {
             id: id.clone(),
@@ -121,8 +116,8 @@ where
             asg_min_size: g.min_size,
             desired: g.desired,
             instances: count(live.len()),
-            registered: count(registered.len() + unreadable_nodes),
-            ready: count(registered.iter().filter(|n| n.ready).count()),
+            registered,
+            ready,
             template,
             backed_off_until,
             live_instances: live,
@@ -179,19 +174,28 @@ pub(crate) fn live(g: &NodeGroup) -> impl Iterator<Item = &CloudInstance> {
         .filter(|i| i.state != InstanceState::Terminating)
 }
 
-/// The group's instances that are not terminating, and whether each has registered a node.
+/// The group's instances that are not terminating, whether each has registered a node, and
+/// how many have (counting nodes that could not be read) and are Ready.
 fn live_instances(
     g: &NodeGroup,
     nodes: &HashMap<&str, &ClusterNode>,
     unreadable: &BTreeSet<String>,
-) -> Vec<LiveInstance> {
-    live(g)
-        .map(|i| LiveInstance {
-            id: i.id.clone(),
-            launched_at: i.launched_at,
-            registered: nodes.contains_key(i.id.as_str()) || unreadable.contains(&i.id),
+) -> (Vec<LiveInstance>, u32, u32) {
+    let (mut registered, mut ready) = (0, 0);
+    let instances = live(g)
+        .map(|i| {
+            let node = nodes.get(&*i.id);
+            let hidden = unreadable.contains(&*i.id);
+            registered += u32::from(node.is_some()) + u32::from(hidden);
+            ready += u32::from(node.is_some_and(|n| n.ready));
+            LiveInstance {
+                id: Arc::clone(&i.id),
+                launched_at: i.launched_at,
+                registered: node.is_some() || hidden,
+            }
         })
-        .collect()
+        .collect();
+    (instances, registered, ready)
 }
 
 fn count(n: usize) -> u32 {

@@ -103,8 +103,9 @@ impl NodeTemplate {
 /// One instance of a node group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloudInstance {
-    /// EC2 instance id, e.g. `i-0abc…`; matched against [`ClusterNode::instance_id`].
-    pub id: String,
+    /// EC2 instance id, e.g. `i-0abc…`; matched against [`ClusterNode::instance_id`]. Shared,
+    /// as it is listed every loop.
+    pub id: Arc<str>,
     /// EC2 instance type, e.g. `m6i.2xlarge`; shared, as a group runs few types.
     pub instance_type: Arc<str>,
     /// Lifecycle state as the ASG reports it.
@@ -205,8 +206,10 @@ pub struct ClusterSnapshot {
     pub taken_at: Timestamp,
     /// All nodes.
     pub nodes: Vec<Arc<ClusterNode>>,
-    /// All pods (bound and pending).
-    pub pods: Vec<Arc<ClusterPod>>,
+    /// All pods (bound and pending). The list is shared, so a source that keeps it can hand
+    /// out the same list again (the simulator changes its own copy in place between loops);
+    /// change a snapshot's list with `Arc::make_mut`.
+    pub pods: Arc<Vec<Arc<ClusterPod>>>,
     /// All PodDisruptionBudgets.
     pub pdbs: Vec<Arc<DisruptionBudget>>,
     /// What the source could not read and left out, as far as it touches nodes.

@@ -133,7 +133,7 @@ impl FakeCloud {
                 *next += 1;
                 let id = format!("i-fake{:06}", *next);
                 g.instances.push(CloudInstance {
-                    id: id.clone(),
+                    id: id.as_str().into(),
                     instance_type: "m5.large".into(),
                     state: InstanceState::Pending,
                     launched_at: Some(now),
@@ -222,7 +222,7 @@ impl CloudProvider for FakeCloud {
             .find(|g| &g.id == group)
             .ok_or_else(|| CloudError::UnknownGroup(group.clone()))?;
         let before = g.instances.len();
-        g.instances.retain(|i| i.id != instance_id);
+        g.instances.retain(|i| &*i.id != instance_id);
         if g.instances.len() == before {
             return Err(CloudError::Invalid(format!(
                 "no instance {instance_id} in {group}"
@@ -428,7 +428,7 @@ pub fn group(pool: &str, zone: &str, max: u32) -> NodeGroup {
 /// A running instance.
 pub fn instance(id: &str, launched_at: Timestamp) -> CloudInstance {
     CloudInstance {
-        id: id.to_owned(),
+        id: id.into(),
         instance_type: "m5.large".into(),
         state: InstanceState::Running,
         launched_at: Some(launched_at),

@@ -249,7 +249,7 @@ async fn an_instance_of_another_group_is_never_terminated() {
     let err = cloud.terminate_instance(&b, &instance).await.unwrap_err();
     assert!(matches!(err, CloudError::Invalid(_)), "{err:?}");
     assert!(
-        err.to_string().contains(&instance) && err.to_string().contains("default/eu-central-1b"),
+        err.to_string().contains(&*instance) && err.to_string().contains("default/eu-central-1b"),
         "{err}"
     );
     let still = cloud.node_groups().await.unwrap();

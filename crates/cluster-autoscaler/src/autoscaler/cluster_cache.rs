@@ -201,7 +201,7 @@ impl ClusterCache {
     fn sync_pods(&mut self, snapshot: &ClusterSnapshot) -> Vec<Arc<ClusterPod>> {
         let generation = self.generation;
         let mut pending = Vec::new();
-        for p in &snapshot.pods {
+        for p in snapshot.pods.iter() {
             // The same object as last loop: same node (a removed node took its pods out of
             // the cache above), same requirements, still unfinished. Most pods, most loops:
             // the pod itself is not read.
@@ -389,18 +389,22 @@ mod tests {
                 node("a", "i-a", "z", 4000, 8),
                 node("b", "i-b", "z", 4000, 8),
             ],
-            pods: vec![bound_pod("p1", "a", 500, 1), bound_pod("p2", "b", 700, 1)],
+            pods: Arc::new(vec![
+                bound_pod("p1", "a", 500, 1),
+                bound_pod("p2", "b", 700, 1),
+            ]),
             ..ClusterSnapshot::default()
         };
         // Waiting pods: one Unschedulable, one not yet judged by the scheduler, one deleted.
         let waiting = |name: &str| PodSpec::new(name, Resources::pod(100, 1 << 30));
         let since = Timestamp::from_secs(5);
-        snap.pods.push(pending_pod(waiting("w1"), since));
-        snap.pods
-            .push(Arc::new(pod_with(waiting("w2"), None, None)));
         let mut deleted = pod_with(waiting("w3"), None, Some(since));
         deleted.deleting = true;
-        snap.pods.push(Arc::new(deleted));
+        Arc::make_mut(&mut snap.pods).extend([
+            pending_pod(waiting("w1"), since),
+            Arc::new(pod_with(waiting("w2"), None, None)),
+            Arc::new(deleted),
+        ]);
         let mut cache = ClusterCache::default();
         let none = BTreeSet::new();
         assert_same(&mut cache, &snap, &none);
@@ -410,23 +414,24 @@ mod tests {
             ["w1"]
         );
         // The waiting pods bound; a new pod, a moved pod, a changed request, a new node.
-        snap.pods.truncate(2);
-        snap.pods.push(bound_pod("w1", "b", 100, 1));
-        snap.pods.push(bound_pod("p3", "a", 300, 1));
-        snap.pods[1] = bound_pod("p2", "a", 700, 1);
-        snap.pods[0] = bound_pod("p1", "a", 900, 1);
+        Arc::make_mut(&mut snap.pods).truncate(2);
+        Arc::make_mut(&mut snap.pods).push(bound_pod("w1", "b", 100, 1));
+        Arc::make_mut(&mut snap.pods).push(bound_pod("p3", "a", 300, 1));
+        Arc::make_mut(&mut snap.pods)[1] = bound_pod("p2", "a", 700, 1);
+        Arc::make_mut(&mut snap.pods)[0] = bound_pod("p1", "a", 900, 1);
         snap.nodes.push(node("c", "i-c", "z", 2000, 4));
         assert_same(&mut cache, &snap, &none);
         // A node goes away with its pods; another is cordoned; one excluded.
         snap.nodes.retain(|n| n.name != "a");
         Arc::make_mut(&mut snap.nodes[0]).unschedulable = true;
-        snap.pods.push(bound_pod("p4", "c", 100, 1));
+        Arc::make_mut(&mut snap.pods).push(bound_pod("p4", "c", 100, 1));
         assert_same(&mut cache, &snap, &none);
         let exclude: BTreeSet<&str> = ["c"].into_iter().collect();
         assert_same(&mut cache, &snap, &exclude);
         // Finished pods leave.
         Arc::make_mut(&mut snap.nodes[0]).unschedulable = false;
-        Arc::make_mut(&mut snap.pods[4]).phase = crate::ports::PodPhase::Succeeded;
+        Arc::make_mut(&mut Arc::make_mut(&mut snap.pods)[4]).phase =
+            crate::ports::PodPhase::Succeeded;
         assert_same(&mut cache, &snap, &none);
     }
 

@@ -51,7 +51,7 @@ pub fn cluster_state(snapshot: &ClusterSnapshot, exclude: &BTreeSet<&str>) -> Cl
             let _ = cluster.add_node(n.spec.clone());
         }
     }
-    for p in &snapshot.pods {
+    for p in snapshot.pods.iter() {
         if p.phase.is_terminal() {
             continue;
         }
@@ -262,7 +262,7 @@ impl Autoscaler {
                 let instance_id = n.instance_id.as_deref()?;
                 let by_instance = by_instance.get_or_insert_with(|| {
                     (groups.iter())
-                        .flat_map(|g| g.live_instances.iter().map(move |i| (i.id.as_str(), g)))
+                        .flat_map(|g| g.live_instances.iter().map(move |i| (&*i.id, g)))
                         .collect()
                 });
                 let group = by_instance.get(instance_id)?;

@@ -2,6 +2,7 @@
 //! in-flight scale-up cancelled, so the same loop plans the pods onto another group.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tidal_core::Timestamp;
 use tracing::warn;
@@ -147,7 +148,7 @@ impl Autoscaler {
         errors: &mut Vec<PortError>,
     ) {
         let limit = self.config.max_node_provision_time;
-        let stuck: Vec<String> = group
+        let stuck: Vec<Arc<str>> = group
             .live_instances
             .iter()
             .filter(|i| !i.registered && i.launched_at.is_some_and(|t| now.since(t) >= limit))

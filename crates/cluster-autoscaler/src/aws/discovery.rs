@@ -46,7 +46,7 @@ pub fn instance_state(state: Option<&LifecycleState>) -> InstanceState {
 
 fn cloud_instance(i: &Instance) -> Option<CloudInstance> {
     Some(CloudInstance {
-        id: i.instance_id()?.to_owned(),
+        id: i.instance_id()?.into(),
         instance_type: i.instance_type().unwrap_or_default().into(),
         state: instance_state(i.lifecycle_state()),
         launched_at: None,
@@ -159,11 +159,7 @@ mod tests {
         assert_eq!(g.id, NodeGroupId::new("default", "eu-central-1a"));
         assert_eq!((g.min_size, g.max_size, g.desired), (0, 10, 2));
         assert_eq!(g.asg_name, "asg-a");
-        let states: Vec<_> = g
-            .instances
-            .iter()
-            .map(|i| (i.id.as_str(), i.state))
-            .collect();
+        let states: Vec<_> = g.instances.iter().map(|i| (&*i.id, i.state)).collect();
         assert_eq!(
             states,
             [

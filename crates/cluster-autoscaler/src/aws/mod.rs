@@ -152,8 +152,8 @@ impl AwsCloudProvider {
             groups
                 .iter()
                 .flat_map(|g| &g.instances)
-                .filter(|i| !known.contains_key(&i.id))
-                .map(|i| i.id.clone())
+                .filter(|i| !known.contains_key(&*i.id))
+                .map(|i| i.id.to_string())
                 .collect()
         };
         for chunk in wanted.chunks(INSTANCES_PER_CALL) {
@@ -165,11 +165,11 @@ impl AwsCloudProvider {
         let present: BTreeSet<&str> = groups
             .iter()
             .flat_map(|g| &g.instances)
-            .map(|i| i.id.as_str())
+            .map(|i| &*i.id)
             .collect();
         known.retain(|id, _| present.contains(id.as_str()));
         for instance in groups.iter_mut().flat_map(|g| g.instances.iter_mut()) {
-            instance.launched_at = known.get(&instance.id).copied();
+            instance.launched_at = known.get(&*instance.id).copied();
         }
     }
 
@@ -295,7 +295,7 @@ impl CloudProvider for AwsCloudProvider {
             .map(|g| {
                 let entry = KnownGroup {
                     asg_name: g.asg_name.clone(),
-                    instances: g.instances.iter().map(|i| i.id.clone()).collect(),
+                    instances: g.instances.iter().map(|i| i.id.to_string()).collect(),
                 };
                 (g.id.clone(), entry)
             })

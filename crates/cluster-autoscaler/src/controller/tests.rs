@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
@@ -86,10 +87,10 @@ fn one_pending_pod() -> ClusterSnapshot {
     ClusterSnapshot {
         taken_at: now(),
         nodes: Vec::new(),
-        pods: vec![pending_pod(
+        pods: Arc::new(vec![pending_pod(
             PodSpec::new("web-1", Resources::pod(500, GIB)),
             now() - Duration::from_secs(30),
-        )],
+        )]),
         pdbs: Vec::new(),
         unreadable: Default::default(),
     }
@@ -105,9 +106,7 @@ fn idle_cluster() -> (FakeCloud, FakeCluster) {
     let snapshot = ClusterSnapshot {
         taken_at: now(),
         nodes: vec![node("idle", "i-idle", ZONE, 2000, 8)],
-        pods: Vec::new(),
-        pdbs: Vec::new(),
-        unreadable: Default::default(),
+        ..ClusterSnapshot::default()
     };
     (cloud, FakeCluster::new(snapshot))
 }

@@ -162,7 +162,7 @@ impl ClusterSource for KubeCluster {
         Ok(ClusterSnapshot {
             taken_at,
             nodes,
-            pods,
+            pods: Arc::new(pods),
             pdbs,
             unreadable,
         })

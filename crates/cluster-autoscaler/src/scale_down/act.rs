@@ -178,7 +178,7 @@ async fn continue_drain<P: CloudProvider, C: ClusterActions>(
     let alive = groups
         .iter()
         .find(|g| g.id == drain.group)
-        .is_some_and(|g| g.live_instances.iter().any(|i| i.id == drain.instance_id));
+        .is_some_and(|g| g.live_instances.iter().any(|i| *i.id == *drain.instance_id));
     if !alive {
         ctx.state.drains.remove(node);
         return None;
@@ -335,7 +335,7 @@ async fn release_orphaned_marks<P, C: ClusterActions>(
         };
         let Some(group) = groups
             .iter()
-            .find(|g| g.live_instances.iter().any(|i| i.id == instance_id))
+            .find(|g| g.live_instances.iter().any(|i| *i.id == *instance_id))
         else {
             continue;
         };

@@ -115,7 +115,7 @@ pub fn pods_by_node<'a>(
     wanted: impl Fn(&str) -> bool,
 ) -> PodsByNode<'a> {
     let mut by_node = PodsByNode::default();
-    for p in &snapshot.pods {
+    for p in snapshot.pods.iter() {
         if let Some(node) = p.node_name.as_deref()
             && wanted(node)
         {

@@ -33,10 +33,11 @@ fn snapshot(nodes: usize, pods: &[(&str, &str, i64)]) -> ClusterSnapshot {
         nodes: (0..nodes)
             .map(|i| node(&format!("n{i}"), &format!("i-n{i}"), ZONE, 4000, 16))
             .collect(),
-        pods: pods
-            .iter()
-            .map(|(p, n, cpu)| bound_pod(p, n, *cpu, 1))
-            .collect(),
+        pods: Arc::new(
+            pods.iter()
+                .map(|(p, n, cpu)| bound_pod(p, n, *cpu, 1))
+                .collect(),
+        ),
         pdbs: Vec::new(),
         unreadable: Default::default(),
     }
@@ -46,7 +47,7 @@ fn unneeded_of(s: &ClusterSnapshot) -> Unneeded {
     let cluster = cluster_state(s, &BTreeSet::new());
     let candidates: Vec<NodeCandidate> = s.nodes.iter().map(|n| candidate(&n.name)).collect();
     let mut pods = PodsByNode::default();
-    for p in &s.pods {
+    for p in s.pods.iter() {
         pods.entry(p.node_name.as_deref().unwrap())
             .or_default()
             .push(p);
@@ -55,7 +56,10 @@ fn unneeded_of(s: &ClusterSnapshot) -> Unneeded {
 }
 
 fn edit(s: &mut ClusterSnapshot, pod: &str, f: impl FnOnce(&mut ClusterPod)) {
-    let p = s.pods.iter_mut().find(|p| p.name == pod).unwrap();
+    let p = Arc::make_mut(&mut s.pods)
+        .iter_mut()
+        .find(|p| p.name == pod)
+        .unwrap();
     f(Arc::make_mut(p));
 }
 

@@ -84,7 +84,7 @@ pub struct CapacityOutage {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimInstance {
     /// Instance id, `i-…`.
-    pub id: String,
+    pub id: Arc<str>,
     /// Instance type.
     pub instance_type: Arc<str>,
     /// Spot or on-demand.
@@ -269,7 +269,7 @@ impl SimCloud {
     /// keep their desired capacity and launch replacements. Returns how many were reclaimed.
     pub fn interrupt_spot(&self, pool: &str, count: u32, rng: &mut ChaCha8Rng) -> u32 {
         let mut st = self.lock();
-        let mut victims: Vec<(NodeGroupId, String)> = st
+        let mut victims: Vec<(NodeGroupId, Arc<str>)> = st
             .asgs
             .values()
             .filter(|a| a.spec.id.pool == pool)
@@ -296,7 +296,7 @@ impl SimCloud {
             st.billing.remove(&group.pool, rate);
             st.events.push(CloudEvent::Gone {
                 group: group.clone(),
-                instance_id: id.clone(),
+                instance_id: id.to_string(),
                 interrupted: true,
             });
         }
@@ -350,7 +350,7 @@ impl CloudState {
             for i in gone {
                 events.push(CloudEvent::Gone {
                     group: id.clone(),
-                    instance_id: i.id,
+                    instance_id: i.id.to_string(),
                     interrupted: false,
                 });
             }
@@ -472,7 +472,7 @@ impl Asg {
             let seq = *next_seq;
             *next_seq += 1;
             self.instances.push(SimInstance {
-                id: format!("i-{seq:017x}"),
+                id: format!("i-{seq:017x}").into(),
                 instance_type: Arc::clone(&instance_type),
                 spot: self.spec.spot,
                 state: InstanceState::Pending,
@@ -557,7 +557,7 @@ impl CloudProvider for SimCloud {
         let inst = asg
             .instances
             .iter_mut()
-            .find(|i| i.id == instance_id && i.state != InstanceState::Terminating)
+            .find(|i| &*i.id == instance_id && i.state != InstanceState::Terminating)
             .ok_or_else(|| {
                 CloudError::Invalid(format!("instance {instance_id} is not in {group}"))
             })?;

@@ -151,7 +151,7 @@ fn terminating_decrements_desired_and_respects_the_minimum() {
     let events = c.step(at(100));
     assert!(events.contains(&CloudEvent::Gone {
         group: group("a"),
-        instance_id: first,
+        instance_id: first.to_string(),
         interrupted: false
     }));
     let a = block(c.node_groups())

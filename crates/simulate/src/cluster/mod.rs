@@ -5,12 +5,17 @@
 //! predicates and indexes the autoscaler uses. State changes incrementally (a pod is bound,
 //! a node registers); nothing is rebuilt per tick.
 
+mod budgets;
 mod ports;
+mod snapshot_pods;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tidal_core::sync::lock;
+
+use budgets::Budgets;
+use snapshot_pods::SnapshotPods;
 
 use tidal_cluster_autoscaler::ports::{
     ClusterNode, ClusterPod, Event, NodeGroupId, PodPhase, StatusReport,
@@ -54,13 +59,6 @@ pub struct PodRecord {
     pub slot: Option<PodId>,
     /// When it was bound.
     pub bound_at: Option<Timestamp>,
-}
-
-impl PodRecord {
-    /// Bound and past its start-up time, i.e. Ready.
-    pub fn is_ready(&self, startup: std::time::Duration, now: Timestamp) -> bool {
-        self.bound_at.is_some_and(|b| b + startup <= now)
-    }
 }
 
 /// A node and its simulation bookkeeping.
@@ -120,6 +118,8 @@ pub struct ClusterWorld {
     instance_to_node: HashMap<String, String>,
     /// Pods by uid (creation order).
     pub pods: BTreeMap<u64, PodRecord>,
+    /// The same pods as the autoscaler's snapshots list them (changed with `pods`).
+    listed: SnapshotPods,
     by_name: HashMap<(String, String), u64>,
     /// Unbound pods by uid, in creation order (the scheduling queue).
     pub pending: BTreeSet<u64>,
@@ -127,8 +127,8 @@ pub struct ClusterWorld {
     pub by_owner: BTreeMap<Owner, BTreeSet<u64>>,
     /// DaemonSet pod specs, created on every node they tolerate.
     pub daemonsets: Vec<Arc<PodSpec>>,
-    /// Minimum available pods per workload with a disruption budget.
-    pub min_available: BTreeMap<usize, u32>,
+    /// The disruption budgets of workloads that have one.
+    budgets: Budgets,
     /// Incremental totals.
     pub totals: ClusterTotals,
     /// Set whenever capacity may have appeared (a node registered, a pod went away), so the
@@ -271,10 +271,12 @@ impl ClusterWorld {
         self.by_name.insert((spec.namespace.clone(), name), uid);
         self.by_owner.entry(owner).or_default().insert(uid);
         self.pending.insert(uid);
+        let pod = Arc::new(pod);
+        self.listed.push(uid, &pod);
         self.pods.insert(
             uid,
             PodRecord {
-                pod: Arc::new(pod),
+                pod,
                 spec,
                 owner,
                 slot: None,
@@ -289,6 +291,7 @@ impl ClusterWorld {
         let Some(record) = self.pods.remove(&uid) else {
             return;
         };
+        self.listed.remove(uid);
         self.by_name
             .remove(&(record.pod.namespace.clone(), record.pod.name.clone()));
         if let Some(set) = self.by_owner.get_mut(&record.owner) {
@@ -297,6 +300,9 @@ impl ClusterWorld {
         self.pending.remove(&uid);
         if let Owner::Workload(w) = record.owner {
             self.pod_changes.push((w, uid));
+            if record.bound_at.is_some() {
+                self.budgets.unbound(w, uid);
+            }
         }
         match record.owner {
             Owner::Workload(_) => self
@@ -340,11 +346,13 @@ impl ClusterWorld {
         pod.node_name = Some(node_name.to_owned());
         pod.phase = PodPhase::Running;
         pod.unschedulable_since = None;
+        self.listed.replace(uid, &record.pod);
         if let Owner::Workload(w) = record.owner {
             self.pod_changes.push((w, uid));
+            self.budgets.bound(w, uid, now);
             if now >= self.record_from {
                 self.pending_waits
-                    .push((w, now.since(pod.created_at).as_secs_f64()));
+                    .push((w, now.since(record.pod.created_at).as_secs_f64()));
             }
         }
         self.pending.remove(&uid);
@@ -358,6 +366,7 @@ impl ClusterWorld {
             && record.pod.unschedulable_since.is_none()
         {
             Arc::make_mut(&mut record.pod).unschedulable_since = Some(now);
+            self.listed.replace(uid, &record.pod);
         }
     }
 
@@ -411,24 +420,12 @@ impl ClusterWorld {
         });
         Ok(true)
     }
-
-    /// Pods of a workload that are bound and past their start-up time, i.e. Ready.
-    pub fn ready_pods(&self, owner: Owner, startup: std::time::Duration) -> usize {
-        let now = self.now;
-        self.by_owner.get(&owner).map_or(0, |uids| {
-            uids.iter()
-                .filter(|u| self.pods.get(u).is_some_and(|p| p.is_ready(startup, now)))
-                .count()
-        })
-    }
 }
 
 /// The simulated cluster. Interior mutability because the ports take `&self`.
 #[derive(Debug, Default)]
 pub struct SimCluster {
     world: Mutex<ClusterWorld>,
-    /// Start-up time per workload (index), to tell Ready pods for disruption budgets.
-    startups: Vec<std::time::Duration>,
 }
 
 impl SimCluster {
@@ -442,13 +439,12 @@ impl SimCluster {
         let world = ClusterWorld {
             now: start,
             daemonsets,
-            min_available,
+            budgets: Budgets::new(min_available, &startups),
             record_from: start,
             ..ClusterWorld::default()
         };
         Self {
             world: Mutex::new(world),
-            startups,
         }
     }
 

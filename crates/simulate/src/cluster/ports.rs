@@ -17,54 +17,33 @@ fn internal(operation: &str, err: SimClusterError) -> ClusterError {
     }
 }
 
-impl SimCluster {
-    /// The disruption budgets of workloads that have one, with what they allow right now;
-    /// `ready` holds the Ready pods of each workload.
-    fn budgets(&self, world: &ClusterWorld, ready: &[u32]) -> Vec<Arc<DisruptionBudget>> {
-        world
-            .min_available
-            .iter()
-            .filter_map(|(&w, &min)| {
-                let template = world
-                    .by_owner
-                    .get(&Owner::Workload(w))?
-                    .first()
-                    .and_then(|u| world.pods.get(u))?;
-                let ready = ready.get(w).copied().unwrap_or(0);
-                Some(Arc::new(DisruptionBudget {
-                    namespace: template.spec.namespace.clone(),
-                    name: template.spec.name.clone(),
-                    selector: LabelSelector::labels([("app", template.spec.name.as_str())]),
-                    disruptions_allowed: ready.saturating_sub(min),
-                }))
-            })
-            .collect()
-    }
+/// The disruption budgets of workloads that have one, with what they allow right now.
+fn budgets(world: &mut ClusterWorld) -> Vec<Arc<DisruptionBudget>> {
+    let (pods, by_owner) = (&world.pods, &world.by_owner);
+    (world.budgets.ready(world.now))
+        .filter_map(|(w, min, ready)| {
+            let template = by_owner
+                .get(&Owner::Workload(w))?
+                .first()
+                .and_then(|u| pods.get(u))?;
+            Some(Arc::new(DisruptionBudget {
+                namespace: template.spec.namespace.clone(),
+                name: template.spec.name.clone(),
+                selector: LabelSelector::labels([("app", template.spec.name.as_str())]),
+                disruptions_allowed: ready.saturating_sub(min),
+            }))
+        })
+        .collect()
 }
 
 impl ClusterSource for SimCluster {
     fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
-        let world = self.world();
-        // One pass over the pods collects them and counts each workload's Ready ones.
-        let mut ready = vec![0_u32; self.startups.len()];
-        let pods = world
-            .pods
-            .values()
-            .map(|p| {
-                if let Owner::Workload(w) = p.owner
-                    && let (Some(startup), Some(count)) = (self.startups.get(w), ready.get_mut(w))
-                    && p.is_ready(*startup, world.now)
-                {
-                    *count += 1;
-                }
-                Arc::clone(&p.pod)
-            })
-            .collect();
+        let mut world = self.world();
         Ok(ClusterSnapshot {
             taken_at: world.now,
             nodes: world.nodes.values().map(|n| Arc::clone(&n.node)).collect(),
-            pods,
-            pdbs: self.budgets(&world, &ready),
+            pods: world.listed.share(),
+            pdbs: budgets(&mut world),
             unreadable: Default::default(),
         })
     }
@@ -79,20 +58,20 @@ impl ClusterActions for SimCluster {
                 name: format!("{namespace}/{name}"),
             });
         };
-        let owner = world.pods.get(&uid).map(|p| p.owner);
-        if let Some(Owner::Workload(w)) = owner
-            && let Some(&min) = world.min_available.get(&w)
+        let now = world.now;
+        let refused = match world
+            .pods
+            .get(&uid)
+            .map(|p| (p.owner, p.bound_at.is_some()))
         {
-            let startup = self.startups.get(w).copied().unwrap_or_default();
-            let ready = world.ready_pods(Owner::Workload(w), startup);
-            let is_ready = (world.pods.get(&uid)).is_some_and(|p| p.is_ready(startup, world.now));
-            // Evicting a pod that is not Ready never reduces availability (as the API server decides).
-            if is_ready && ready <= usize::try_from(min).unwrap_or(usize::MAX) {
-                return Err(ClusterError::EvictionBlocked {
-                    namespace: namespace.to_owned(),
-                    name: name.to_owned(),
-                });
-            }
+            Some((Owner::Workload(w), bound)) => world.budgets.refuses_eviction(w, uid, bound, now),
+            _ => false,
+        };
+        if refused {
+            return Err(ClusterError::EvictionBlocked {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            });
         }
         world.delete_pod(uid);
         world.notes.push(ClusterNote::Evicted {

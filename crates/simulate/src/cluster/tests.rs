@@ -166,3 +166,54 @@ fn evictions_respect_the_disruption_budget() {
             .any(|n| matches!(n, ClusterNote::Evicted { .. }))
     );
 }
+
+#[test]
+fn budgets_count_pods_ready_only_after_their_start_up_and_forget_pods_that_go() {
+    let c = cluster();
+    let allowed = || c.snapshot().unwrap().pdbs[0].disruptions_allowed;
+    let bind_web = |n: usize| {
+        let mut w = c.world();
+        let uids: Vec<u64> = (0..n)
+            .map(|_| w.create_pod(Owner::Workload(0), web()))
+            .collect();
+        SimScheduler::new().schedule(&mut w).unwrap();
+        uids.iter()
+            .map(|u| w.pods[u].pod.name.clone())
+            .collect::<Vec<_>>()
+    };
+    let at = |secs: i64| c.world().now = Timestamp::from_secs(secs);
+    c.world()
+        .add_node(node("n1", 8000), group(), "i-1")
+        .unwrap();
+    let first = bind_web(3);
+    at(5);
+    assert_eq!(allowed(), 0, "none Ready within the 10 s start-up");
+    // A pod that is not Ready may go even though none are Ready.
+    block(c.evict_pod("default", &first[0])).unwrap();
+    let second = bind_web(1);
+    at(10);
+    assert_eq!(allowed(), 0, "2 Ready (bound at 0 s), min 2");
+    let err = block(c.evict_pod("default", &first[1])).unwrap_err();
+    assert!(matches!(err, ClusterError::EvictionBlocked { .. }), "{err}");
+    at(15);
+    assert_eq!(allowed(), 1, "the pod bound at 5 s is Ready too");
+    block(c.evict_pod("default", &first[1])).unwrap();
+    assert_eq!(allowed(), 0);
+    // The snapshot lists the pods left, in creation order: the daemon pod, then web.
+    let listed: Vec<String> = (c.snapshot().unwrap().pods.iter())
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(listed[1..], [first[2].clone(), second[0].clone()]);
+    // Losing the node takes its pods, Ready or not, out of the count.
+    c.world().remove_instance("i-1").unwrap();
+    c.world()
+        .add_node(node("n2", 8000), group(), "i-2")
+        .unwrap();
+    bind_web(4);
+    at(30);
+    assert_eq!(
+        allowed(),
+        2,
+        "the 4 pods bound anew are Ready; the old ones are gone"
+    );
+}

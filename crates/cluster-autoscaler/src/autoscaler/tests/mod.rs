@@ -81,7 +81,7 @@ impl World {
                     if !s
                         .nodes
                         .iter()
-                        .any(|n| n.instance_id.as_deref() == Some(i.id.as_str()))
+                        .any(|n| n.instance_id.as_deref() == Some(&*i.id))
                     {
                         s.nodes.push(node(
                             &format!("node-{}", i.id),
@@ -126,7 +126,7 @@ fn numbered_pods(n: usize, cpu_millis: i64, mem_gib: i64) -> Vec<PodSpec> {
 fn add_pending(world: &World, pods: Vec<PodSpec>, since: Timestamp) {
     world.cluster.update(|s| {
         for p in pods {
-            s.pods.push(crate::testing::pending_pod(p, since));
+            Arc::make_mut(&mut s.pods).push(crate::testing::pending_pod(p, since));
         }
     });
 }
@@ -220,7 +220,8 @@ fn cluster_of(n: u32, min: u32, config: AutoscalerConfig) -> World {
 fn bind(w: &World, name: &str, node: &str, cpu_millis: i64, f: impl FnOnce(&mut ClusterPod)) {
     let mut pod = (*bound_pod(name, node, cpu_millis, 1)).clone();
     f(&mut pod);
-    w.cluster.update(|s| s.pods.push(arc(pod)));
+    w.cluster
+        .update(|s| Arc::make_mut(&mut s.pods).push(arc(pod)));
 }
 
 /// node-0 and node-1 busy (3 CPUs of 4), node-2 light (1 CPU, movable).

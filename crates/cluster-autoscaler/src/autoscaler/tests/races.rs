@@ -24,7 +24,7 @@ fn a_pod_bound_to_an_empty_node_after_the_snapshot_keeps_the_node() {
     w.run(at(0));
     // Right after the loop's snapshot, the scheduler binds a pod to the "empty" node.
     w.cluster
-        .after_next_snapshot(|s| s.pods.push(late_pod("late", "node-1")));
+        .after_next_snapshot(|s| Arc::make_mut(&mut s.pods).push(late_pod("late", "node-1")));
     let out = w.run(at(10));
     let sd = out
         .scale_downs
@@ -60,7 +60,7 @@ fn daemon_pods_found_by_the_recheck_do_not_keep_an_empty_node() {
     w.cluster.after_next_snapshot(|s| {
         let mut daemon = (*late_pod("logs", "node-1")).clone();
         daemon.controller_kind = Some("DaemonSet".into());
-        s.pods.push(arc(daemon));
+        Arc::make_mut(&mut s.pods).push(arc(daemon));
     });
     let out = w.run(at(10));
     assert!(
@@ -110,9 +110,10 @@ fn a_drained_node_that_got_a_pod_after_the_snapshot_is_drained_again_not_termina
     );
     // The pod left; the snapshot shows node-2 drained, but a pod tolerating the taint is bound
     // right after the snapshot.
-    w.cluster.update(|s| s.pods.retain(|p| p.name != "light"));
     w.cluster
-        .after_next_snapshot(|s| s.pods.push(late_pod("tolerant", "node-2")));
+        .update(|s| Arc::make_mut(&mut s.pods).retain(|p| p.name != "light"));
+    w.cluster
+        .after_next_snapshot(|s| Arc::make_mut(&mut s.pods).push(late_pod("tolerant", "node-2")));
     let next = w.run(at(11));
     assert_eq!(
         next.scale_downs[0].step,
@@ -198,7 +199,7 @@ fn a_drained_node_with_a_pod_that_could_not_be_read_is_not_terminated() {
     w.run(at(10));
     // "light" left; a pod on node-2 that cannot be read makes it look drained.
     w.cluster.update(|s| {
-        s.pods.retain(|p| p.name != "light");
+        Arc::make_mut(&mut s.pods).retain(|p| p.name != "light");
         s.unreadable.nodes_with_pods.insert("node-2".into());
     });
     let out = w.run(at(11));
@@ -219,7 +220,7 @@ fn an_instance_whose_node_could_not_be_read_is_not_terminated_by_the_provision_t
     let launched = w.cloud.launch(at(0));
     // The new node registered, but its Node object cannot be read; the pod got scheduled.
     w.cluster.update(|s| {
-        s.pods.retain(|p| p.name != "big");
+        Arc::make_mut(&mut s.pods).retain(|p| p.name != "big");
         s.unreadable.node_instances.insert(launched[0].1.clone());
     });
     let out = w.run(at(30));

@@ -29,7 +29,7 @@ fn unneeded_node_is_removed_only_after_the_unneeded_time_then_terminated_when_dr
     );
     // The pod left the node (evicted and rescheduled): the next loop terminates the instance.
     w.cluster.update(|s| {
-        s.pods.retain(|p| p.name != "light");
+        Arc::make_mut(&mut s.pods).retain(|p| p.name != "light");
         if let Some(n) = s.nodes.iter_mut().find(|n| n.name == "node-2") {
             Arc::make_mut(n).unschedulable = true;
         }
@@ -58,7 +58,8 @@ fn a_node_that_gets_busy_restarts_its_timer() {
     w.run(at(0));
     bind(&w, "more", "node-2", 2000, |_| {});
     assert_eq!(w.run(at(5)).unneeded_nodes, 0);
-    w.cluster.update(|s| s.pods.retain(|p| p.name != "more"));
+    w.cluster
+        .update(|s| Arc::make_mut(&mut s.pods).retain(|p| p.name != "more"));
     w.run(at(6));
     assert!(
         w.run(at(15)).scale_downs.is_empty(),
@@ -117,7 +118,10 @@ fn removals_at_once_are_limited() {
 fn blocked(f: impl FnOnce(&mut ClusterPod)) -> usize {
     let mut w = busy_and_light(AutoscalerConfig::default());
     w.cluster.update(|s| {
-        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        let pod = Arc::make_mut(&mut s.pods)
+            .iter_mut()
+            .find(|p| p.name == "light")
+            .unwrap();
         f(Arc::make_mut(pod));
     });
     w.run(at(0));
@@ -156,7 +160,10 @@ fn kube_system_pods_block_without_a_budget() {
     assert_eq!(blocked(kube_system), 0);
     let mut w = busy_and_light(AutoscalerConfig::default());
     w.cluster.update(|s| {
-        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        let pod = Arc::make_mut(&mut s.pods)
+            .iter_mut()
+            .find(|p| p.name == "light")
+            .unwrap();
         kube_system(Arc::make_mut(pod));
         s.pdbs.push(crate::testing::pdb("kube-system", "dns", 1));
     });
@@ -168,7 +175,10 @@ fn kube_system_pods_block_without_a_budget() {
 fn disruption_budgets_block_when_exhausted() {
     let mut w = busy_and_light(AutoscalerConfig::default());
     w.cluster.update(|s| {
-        let pod = s.pods.iter_mut().find(|p| p.name == "light").unwrap();
+        let pod = Arc::make_mut(&mut s.pods)
+            .iter_mut()
+            .find(|p| p.name == "light")
+            .unwrap();
         Arc::make_mut(pod)
             .spec
             .labels
@@ -342,7 +352,10 @@ fn draining_light_node() -> World {
 /// Shows pod `name` as being deleted (`metadata.deletionTimestamp` set).
 fn set_deleting(w: &World, name: &str) {
     w.cluster.update(|s| {
-        for p in s.pods.iter_mut().filter(|p| p.name == name) {
+        for p in Arc::make_mut(&mut s.pods)
+            .iter_mut()
+            .filter(|p| p.name == name)
+        {
             Arc::make_mut(p).deleting = true;
         }
     });
@@ -378,7 +391,7 @@ fn marks_on_leaving_or_foreign_instances_and_in_dry_run_stay() {
             let mut groups = w.cloud.groups.lock().unwrap();
             // node-0's instance is terminating; node-1's belongs to no group of ours.
             groups[0].instances[0].state = InstanceState::Terminating;
-            groups[0].instances.retain(|i| i.id != "i-1");
+            groups[0].instances.retain(|i| &*i.id != "i-1");
         }
         w.run(at(0));
         let expected = if dry_run {
@@ -443,7 +456,8 @@ fn pending_pods_being_deleted_trigger_no_scale_up() {
     let mut w = cluster_of(1, 0, AutoscalerConfig::default());
     let mut pod = (*crate::testing::pending_pod(spec("gone", 3000, 1), at(0))).clone();
     pod.deleting = true;
-    w.cluster.update(|s| s.pods.push(arc(pod)));
+    w.cluster
+        .update(|s| Arc::make_mut(&mut s.pods).push(arc(pod)));
     let out = w.run(at(1));
     assert_eq!(out.unschedulable_pods, 0);
     assert!(out.scale_ups.is_empty());

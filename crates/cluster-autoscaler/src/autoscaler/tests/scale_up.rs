@@ -443,7 +443,7 @@ fn same_history_same_decisions() {
             w.register_all(1930, 5);
             // Pending pods of this round got bound somewhere; drop one node to churn slots.
             w.cluster.update(|s| {
-                s.pods.retain(|p| p.node_name.is_some());
+                Arc::make_mut(&mut s.pods).retain(|p| p.node_name.is_some());
                 if s.nodes.len() > 2 {
                     s.nodes.remove(1);
                 }
