@@ -1,5 +1,6 @@
 //! Invariants checked at every step of a short run: pods only on nodes they fit, node groups
-//! within their bounds, and every pending pod scheduled once capacity allows.
+//! within their bounds, per-pool totals equal to a count from scratch, and every pending pod
+//! scheduled once capacity allows.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,7 +10,20 @@ use std::collections::BTreeMap;
 use tidal_core::resources::Resources;
 use tidal_core::scheduling::fits;
 use tidal_simulate::Simulation;
-use tidal_simulate::cluster::{ClusterWorld, TO_BE_DELETED_TAINT};
+use tidal_simulate::cluster::{ClusterWorld, PoolTotals, TO_BE_DELETED_TAINT};
+
+/// The per-pool totals counted from the nodes and what the scheduler placed on them.
+fn pool_totals(world: &ClusterWorld) -> BTreeMap<String, PoolTotals> {
+    let mut pools: BTreeMap<String, PoolTotals> = BTreeMap::new();
+    for node in world.nodes.values() {
+        let pool = pools.entry(node.group.pool.clone()).or_default();
+        pool.nodes += 1;
+        (pool.allocatable).add_assign_saturating(&node.node.spec.allocatable);
+        let used = world.state.used(node.id).unwrap();
+        pool.requested.add_assign_saturating(used);
+    }
+    pools
+}
 
 /// Every bound pod fits its node given the other pods there (the autoscaler's deletion taint
 /// is ignored: it is added after pods were bound and only keeps new pods away).
@@ -58,12 +72,16 @@ fn invariants_hold_at_every_step() {
         let world = sim.cluster().world();
         check_pods_fit(&world);
         saw_pending |= !world.pending.is_empty();
-        for (pool, n) in &world.totals.nodes_by_pool {
+        let counted = pool_totals(&world);
+        for (pool, totals) in &world.totals.pools {
             let (_, max) = pools[pool];
+            let n = totals.nodes;
             assert!(
-                *n <= max,
+                n <= max,
                 "pool {pool} has {n} nodes, more than its max {max}"
             );
+            let expected = counted.get(pool).cloned().unwrap_or_default();
+            assert_eq!(*totals, expected, "pool {pool} after step {steps}");
         }
     }
     assert!(steps > 700, "the run took {steps} steps");

@@ -102,8 +102,19 @@ pub struct ClusterTotals {
     pub daemon_requested: Resources,
     /// Allocatable of all registered nodes.
     pub allocatable: Resources,
-    /// Registered nodes per pool.
-    pub nodes_by_pool: BTreeMap<String, u32>,
+    /// Per pool.
+    pub pools: BTreeMap<String, PoolTotals>,
+}
+
+/// One pool's counters, kept incrementally for the per-tick record.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolTotals {
+    /// Registered nodes.
+    pub nodes: u32,
+    /// Their allocatable.
+    pub allocatable: Resources,
+    /// Requests of the pods bound to them (daemonsets included), as the scheduler counts them.
+    pub requested: Resources,
 }
 
 /// The whole simulated cluster state.
@@ -164,11 +175,9 @@ impl ClusterWorld {
         self.totals
             .allocatable
             .add_assign_saturating(&spec.allocatable);
-        *self
-            .totals
-            .nodes_by_pool
-            .entry(group.pool.clone())
-            .or_default() += 1;
+        let pool = self.totals.pools.entry(group.pool.clone()).or_default();
+        pool.nodes += 1;
+        pool.allocatable.add_assign_saturating(&spec.allocatable);
         let name = spec.name.clone();
         let node = ClusterNode {
             name: name.clone(),
@@ -214,6 +223,7 @@ impl ClusterWorld {
         let Some(record) = self.nodes.remove(&name) else {
             return Ok(None);
         };
+        let used = self.state.used(record.id).cloned().unwrap_or_default();
         let mut displaced = 0;
         for uid in &record.pods {
             if let Some(p) = self.pods.get_mut(uid) {
@@ -229,8 +239,10 @@ impl ClusterWorld {
         self.totals
             .allocatable
             .sub_assign_saturating(&record.node.spec.allocatable);
-        if let Some(n) = self.totals.nodes_by_pool.get_mut(&record.group.pool) {
-            *n = n.saturating_sub(1);
+        if let Some(pool) = self.totals.pools.get_mut(&record.group.pool) {
+            pool.nodes = pool.nodes.saturating_sub(1);
+            (pool.allocatable).sub_assign_saturating(&record.node.spec.allocatable);
+            pool.requested.sub_assign_saturating(&used);
         }
         Ok(Some((name, displaced)))
     }
@@ -326,6 +338,11 @@ impl ClusterWorld {
             .and_then(|n| self.nodes.get_mut(n))
         {
             node.pods.remove(&uid);
+            if record.slot.is_some()
+                && let Some(pool) = self.totals.pools.get_mut(&node.group.pool)
+            {
+                pool.requested.sub_assign_saturating(&record.spec.requests);
+            }
         }
     }
 
@@ -340,6 +357,9 @@ impl ClusterWorld {
         };
         let slot = self.state.place(Arc::clone(&record.spec), node.id)?;
         node.pods.insert(uid);
+        if let Some(pool) = self.totals.pools.get_mut(&node.group.pool) {
+            pool.requested.add_assign_saturating(&record.spec.requests);
+        }
         record.slot = Some(slot);
         record.bound_at = Some(now);
         let pod = Arc::make_mut(&mut record.pod);

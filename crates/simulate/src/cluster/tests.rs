@@ -50,13 +50,24 @@ fn nodes_get_daemon_pods_and_losing_a_node_makes_its_pods_go() {
         "duplicate name"
     );
     assert_eq!(w.by_owner[&Owner::DaemonSet(0)].len(), 1);
-    assert_eq!(w.totals.nodes_by_pool["default"], 1);
+    assert_eq!(w.totals.pools["default"].nodes, 1);
+    assert_eq!(w.totals.pools["default"].allocatable.cpu_millis, 4000);
     for _ in 0..3 {
         w.create_pod(Owner::Workload(0), web());
     }
     assert_eq!(w.totals.requested.cpu_millis, 3000);
+    assert_eq!(
+        w.totals.pools["default"].requested.cpu_millis, 100,
+        "the daemon pod"
+    );
     SimScheduler::new().schedule(&mut w).unwrap();
     assert!(w.pending.is_empty());
+    assert_eq!(w.totals.pools["default"].requested.cpu_millis, 3100);
+    let uid = *w.by_owner[&Owner::Workload(0)].first().unwrap();
+    w.delete_pod(uid);
+    assert_eq!(w.totals.pools["default"].requested.cpu_millis, 2100);
+    w.create_pod(Owner::Workload(0), web());
+    SimScheduler::new().schedule(&mut w).unwrap();
     assert_eq!(w.state.pod_count(), 4);
     let (name, displaced) = w.remove_instance("i-1").unwrap().unwrap();
     assert_eq!((name.as_str(), displaced), ("n1", 3));
@@ -64,7 +75,7 @@ fn nodes_get_daemon_pods_and_losing_a_node_makes_its_pods_go() {
     assert_eq!(w.state.node_count(), 0);
     assert_eq!(w.totals.requested, Resources::zero());
     assert_eq!(w.totals.allocatable, Resources::zero());
-    assert_eq!(w.totals.nodes_by_pool["default"], 0);
+    assert_eq!(w.totals.pools["default"], PoolTotals::default());
     assert!(w.remove_instance("i-1").unwrap().is_none());
 }
 

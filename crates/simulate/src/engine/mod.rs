@@ -26,10 +26,11 @@ use tidal_cluster_autoscaler::controller::{Controller, Tick};
 use tidal_cluster_autoscaler::metrics::Metrics;
 use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
+use tidal_core::resources::Resources;
 use tidal_runtime::{Clock, LeaderHandle};
 
 use crate::cloud::{CapacityOutage, CloudEvent, Ledger, SimCloud};
-use crate::cluster::{ClusterWorld, Owner, SimCluster, SimClusterError};
+use crate::cluster::{ClusterTotals, ClusterWorld, Owner, SimCluster, SimClusterError};
 use crate::noise::{self, BootTimes, LoadNoise};
 use crate::progress::Progress;
 use crate::record::{
@@ -385,7 +386,7 @@ impl Simulation {
             .recording
             .pools
             .iter()
-            .map(|p| t.nodes_by_pool.get(p).copied().unwrap_or(0))
+            .map(|p| t.pools.get(p).map_or(0, |p| p.nodes))
             .collect();
         let workloads = &self.scenario.workloads;
         let replicas = (0..workloads.len())
@@ -416,7 +417,7 @@ impl Simulation {
             allocatable_memory_gib: t.allocatable.memory_bytes as f64 / GIB,
             cost: ledger.total.cost_usd - at_epoch.total.cost_usd,
             nodes_lower_bound: self.nodes.lower_bound(&t.requested),
-            pools: pool_ticks(&world, &self.recording.pools, &ledger),
+            pools: pool_ticks(t, &self.recording.pools, &ledger),
         };
         drop(world);
         self.recording.timeline.push(row);
@@ -557,27 +558,21 @@ fn outage_windows(outages: &[CapacityOutage]) -> Vec<Window> {
 }
 
 /// Per pool (in `pools` order): its spend rate and what its registered nodes hold.
-fn pool_ticks(world: &ClusterWorld, pools: &[String], ledger: &Ledger) -> Vec<PoolTick> {
-    let mut ticks: Vec<PoolTick> = pools
-        .iter()
-        .map(|p| PoolTick {
-            usd_per_hour: ledger.of(p).usd_per_hour,
-            ..PoolTick::default()
+fn pool_ticks(totals: &ClusterTotals, pools: &[String], ledger: &Ledger) -> Vec<PoolTick> {
+    let cores = |r: &Resources| r.cpu_millis as f64 / 1000.0;
+    let gib = |r: &Resources| r.memory_bytes as f64 / GIB;
+    (pools.iter())
+        .map(|p| {
+            let t = totals.pools.get(p).cloned().unwrap_or_default();
+            PoolTick {
+                usd_per_hour: ledger.of(p).usd_per_hour,
+                requested_cpu: cores(&t.requested),
+                allocatable_cpu: cores(&t.allocatable),
+                requested_memory_gib: gib(&t.requested),
+                allocatable_memory_gib: gib(&t.allocatable),
+            }
         })
-        .collect();
-    for node in world.nodes.values() {
-        let Some(i) = pools.iter().position(|p| *p == node.group.pool) else {
-            continue;
-        };
-        let alloc = &node.node.spec.allocatable;
-        let used = world.state.used(node.id).cloned().unwrap_or_default();
-        let tick = &mut ticks[i];
-        tick.allocatable_cpu += alloc.cpu_millis as f64 / 1000.0;
-        tick.allocatable_memory_gib += alloc.memory_bytes as f64 / GIB;
-        tick.requested_cpu += used.cpu_millis as f64 / 1000.0;
-        tick.requested_memory_gib += used.memory_bytes as f64 / GIB;
-    }
-    ticks
+        .collect()
 }
 
 /// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).
