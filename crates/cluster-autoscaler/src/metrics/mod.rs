@@ -4,7 +4,10 @@
 //! kinds from small fixed sets (never pod names or error text), so a Grafana dashboard can draw
 //! each decision without a cardinality explosion.
 
+mod groups;
+
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,9 +17,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use tidal_core::sync::lock;
+
 use crate::autoscaler::LoopError;
 use crate::outcome::{LoopOutcome, Operation, ScaleDownStep};
 use crate::ports::{NodeGroupId, SkippedObjects};
+use groups::{GroupFamilies, GroupGaugeSet};
 
 /// Metric name prefix.
 pub const PREFIX: &str = "tidal_cluster_autoscaler";
@@ -102,9 +108,8 @@ pub struct Metrics {
     scale_down_aborts: Family<GroupLabels, Counter>,
     failed_scale_ups: Family<GroupReasonLabels, Counter>,
     fallbacks: Family<FallbackLabels, Counter>,
-    backoff: Family<GroupLabels, Gauge>,
-    backoff_remaining: Family<GroupLabels, Gauge<f64, AtomicU64>>,
-    nodes: Family<NodeStateLabels, Gauge>,
+    groups: GroupFamilies,
+    group_gauges: Arc<Mutex<GroupGaugeSet>>,
     unschedulable_pods: Gauge,
     pods_awaiting_capacity: Gauge,
     pods_without_scale_up: Gauge,
@@ -131,9 +136,8 @@ impl Metrics {
             scale_down_aborts: Family::default(),
             failed_scale_ups: Family::default(),
             fallbacks: Family::default(),
-            backoff: Family::default(),
-            backoff_remaining: Family::default(),
-            nodes: Family::default(),
+            groups: GroupFamilies::default(),
+            group_gauges: Arc::default(),
             unschedulable_pods: Gauge::default(),
             pods_awaiting_capacity: Gauge::default(),
             pods_without_scale_up: Gauge::default(),
@@ -184,17 +188,17 @@ impl Metrics {
         r.register(
             "backoff",
             "1 while the node group is in scale-up backoff",
-            m.backoff.clone(),
+            m.groups.backoff.clone(),
         );
         r.register(
             "backoff_remaining_seconds",
             "Seconds of scale-up backoff left",
-            m.backoff_remaining.clone(),
+            m.groups.backoff_remaining.clone(),
         );
         r.register(
             "nodes",
             "Nodes per group by state desired, instances, registered, ready",
-            m.nodes.clone(),
+            m.groups.nodes.clone(),
         );
         r.register(
             "unschedulable_pods",
@@ -316,7 +320,7 @@ impl Metrics {
         for e in &outcome.port_errors {
             self.count_error(e.operation, e.label);
         }
-        self.record_groups(outcome);
+        lock(&self.group_gauges).record(&self.groups, outcome);
     }
 
     fn record_scale_ups(&self, outcome: &LoopOutcome) {
@@ -354,37 +358,6 @@ impl Metrics {
     }
 
     /// Per-group gauges, rebuilt from the status so groups that disappeared drop out.
-    fn record_groups(&self, outcome: &LoopOutcome) {
-        self.nodes.clear();
-        self.backoff.clear();
-        self.backoff_remaining.clear();
-        for g in &outcome.status.node_groups {
-            let group = GroupLabels::from(&g.group);
-            for (state, value) in [
-                ("desired", g.desired),
-                ("instances", g.instances),
-                ("registered", g.registered),
-                ("ready", g.ready),
-            ] {
-                let labels = NodeStateLabels {
-                    pool: group.pool.clone(),
-                    zone: group.zone.clone(),
-                    state: state.to_owned(),
-                };
-                self.nodes.get_or_create(&labels).set(i64::from(value));
-            }
-            self.backoff.get_or_create(&group).set(0);
-            self.backoff_remaining.get_or_create(&group).set(0.0);
-        }
-        for b in &outcome.backoffs {
-            let group = GroupLabels::from(&b.group);
-            self.backoff.get_or_create(&group).set(1);
-            self.backoff_remaining
-                .get_or_create(&group)
-                .set(b.until.since(outcome.at).as_secs_f64());
-        }
-    }
-
     /// Records a loop that failed before deciding anything.
     pub fn record_loop_error(&self, error: &LoopError, duration: Duration) {
         self.loop_duration.observe(duration.as_secs_f64());

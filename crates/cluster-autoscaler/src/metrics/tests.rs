@@ -250,6 +250,49 @@ fn backoff_gauges_fall_back_to_zero_when_the_backoff_ends() {
 }
 
 #[test]
+fn group_series_follow_the_groups_reported_and_are_set_in_place() {
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let mut o = outcome();
+    metrics.record_outcome(&o, Duration::from_millis(5));
+    let p = "tidal_cluster_autoscaler";
+    let group_lines = |text: &str, pool: &str| {
+        let prefixes = ["nodes", "backoff", "backoff_remaining_seconds"]
+            .map(|m| format!(r#"{p}_{m}{{pool="{pool}","#));
+        (text.lines())
+            .filter(|l| prefixes.iter().any(|pre| l.starts_with(pre.as_str())))
+            .count()
+    };
+    assert_eq!(group_lines(&exposition(&registry), "spot-c"), 6);
+
+    // The spot group is no longer reported: its series go; the default group's stay, updated.
+    o.status.node_groups.retain(|g| g.group.pool == "default");
+    o.status.node_groups[0].desired = 6;
+    o.backoffs.clear();
+    metrics.record_outcome(&o, Duration::from_millis(5));
+    let text = exposition(&registry);
+    assert_eq!(group_lines(&text, "spot-c"), 0, "{text}");
+    assert_eq!(group_lines(&text, "default"), 6, "{text}");
+    assert_line(
+        &text,
+        &format!(r#"{p}_nodes{{pool="default",zone="eu-central-1a",state="desired"}} 6"#),
+    );
+
+    // Reported again, it comes back with its current figures.
+    metrics.record_outcome(&outcome(), Duration::from_millis(5));
+    let text = exposition(&registry);
+    assert_eq!(group_lines(&text, "spot-c"), 6, "{text}");
+    assert_line(
+        &text,
+        &format!(r#"{p}_backoff{{pool="spot-c",zone="eu-central-1a"}} 1"#),
+    );
+    assert_line(
+        &text,
+        &format!(r#"{p}_nodes{{pool="default",zone="eu-central-1a",state="desired"}} 5"#),
+    );
+}
+
+#[test]
 fn loop_errors_and_skipped_objects_use_fixed_labels() {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
