@@ -61,7 +61,8 @@ pub use observation::{
     PodMetricSample, PodPhase, PodResourceSample, ReadyCondition,
 };
 pub use pods::{
-    PodGroup, PodMetric, PodMetrics, group_pod, match_samples, pod_request, ready_pods_count,
+    PodGroup, PodMetric, PodMetrics, PodRequests, group_pod, match_samples, pod_request,
+    ready_pods_count,
 };
 pub use reconcile::reconcile;
 pub use replicas::{

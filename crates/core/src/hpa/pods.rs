@@ -3,10 +3,11 @@
 //! pod at a time.
 
 use foldhash::{HashMap, HashMapExt};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::HpaError;
-use super::observation::{ConditionStatus, PodInfo, PodPhase};
+use super::observation::{ConditionStatus, ContainerRequests, PodInfo, PodPhase};
 use crate::Timestamp;
 
 /// One pod's sample as the calculator uses it.
@@ -157,6 +158,43 @@ pub fn pod_request(
             pod: pod.name.clone(),
         }),
         None => Ok(total),
+    }
+}
+
+/// Reads [`pod_request`] of pod after pod, once for a run of pods that share one container
+/// list and set no pod-level requests (the pods of one workload, as a caller that keeps them
+/// together hands over): their requests are the same.
+#[derive(Debug)]
+pub struct PodRequests<'a> {
+    container: Option<&'a str>,
+    resource: &'a str,
+    last: Option<(&'a Arc<[ContainerRequests]>, i64)>,
+}
+
+impl<'a> PodRequests<'a> {
+    /// Requests of `resource`, of one container or (`None`) of the pod.
+    pub fn new(container: Option<&'a str>, resource: &'a str) -> Self {
+        Self {
+            container,
+            resource,
+            last: None,
+        }
+    }
+
+    /// The pod's request ([`pod_request`]).
+    pub fn of(&mut self, pod: &'a PodInfo) -> Result<i64, HpaError> {
+        let shared = pod.pod_requests.is_empty();
+        if shared
+            && let Some((containers, request)) = self.last
+            && Arc::ptr_eq(containers, &pod.containers)
+        {
+            return Ok(request);
+        }
+        let request = pod_request(pod, self.container, self.resource)?;
+        if shared {
+            self.last = Some((&pod.containers, request));
+        }
+        Ok(request)
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::HpaError;
 use super::config::{HpaControllerConfig, Tolerances};
 use super::observation::PodInfo;
-use super::pods::{PodGroup, PodMetrics, group_pod, match_samples, pod_request, ready_pods_count};
+use super::pods::{PodGroup, PodMetrics, PodRequests, group_pod, match_samples, ready_pods_count};
 use crate::Timestamp;
 
 /// Utilization of a set of samples against their requests.
@@ -191,6 +191,8 @@ impl<'a> ReplicaCalculator<'a> {
         let (matched, outside) = match_samples(self.pods, metrics);
         let mut joined = Joined::default();
         let mut request_error = None;
+        let mut reader =
+            requests.map(|(container, resource)| PodRequests::new(container, resource));
         for (pod, metric) in self.pods.iter().zip(matched) {
             let group = group_pod(
                 pod,
@@ -200,8 +202,8 @@ impl<'a> ReplicaCalculator<'a> {
                 self.initial_readiness_delay,
                 self.now,
             );
-            let request = requests
-                .map(|(container, resource)| pod_request(pod, container, resource))
+            let request = (reader.as_mut())
+                .map(|r| r.of(pod))
                 .transpose()
                 .unwrap_or_else(|e| {
                     request_error.get_or_insert(e);

@@ -245,6 +245,44 @@ fn requests_sum_containers_or_take_the_named_one() {
 }
 
 #[test]
+fn pods_sharing_a_container_list_give_the_same_request_as_read_one_by_one() {
+    let web = cpu_pod("web-0", 250).with_request("sidecar", "cpu", 100);
+    let same_list = |name: &str| PodInfo {
+        name: name.into(),
+        ..web.clone()
+    };
+    let mut pod_level = same_list("web-2");
+    pod_level.pod_requests.insert("cpu".into(), 1000);
+    let other = cpu_pod("db-0", 500);
+    let no_memory = cpu_pod("x-0", 1).with_request("app", "memory", 1);
+    let no_memory_too = PodInfo {
+        name: "x-1".into(),
+        ..no_memory.clone()
+    };
+    let pods = [
+        web.clone(),
+        same_list("web-1"),
+        pod_level,
+        same_list("web-3"),
+        other,
+        same_list("web-4"),
+        no_memory,
+        no_memory_too,
+    ];
+    for (container, resource) in [(None, "cpu"), (Some("app"), "cpu"), (None, "memory")] {
+        let mut reader = PodRequests::new(container, resource);
+        for pod in &pods {
+            assert_eq!(
+                reader.of(pod),
+                pod_request(pod, container, resource),
+                "{} {container:?} {resource}",
+                pod.name
+            );
+        }
+    }
+}
+
+#[test]
 fn ready_pod_count_needs_running_and_ready() {
     let pods = vec![
         cpu_pod("a", 1),
