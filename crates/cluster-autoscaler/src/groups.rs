@@ -69,10 +69,11 @@ impl GroupView {
 
 /// Index of the cluster's nodes by instance id.
 pub fn nodes_by_instance(nodes: &[Arc<ClusterNode>]) -> HashMap<&str, &ClusterNode> {
-    nodes
-        .iter()
-        .filter_map(|n| Some((n.instance_id.as_deref()?, n.as_ref())))
-        .collect()
+    // Sized up front: collecting from a filter grows (and rehashes) the table step by step.
+    let mut by_instance = HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
+    by_instance
+        .extend((nodes.iter()).filter_map(|n| Some((n.instance_id.as_deref()?, n.as_ref()))));
+    by_instance
 }
 
 /// Joins the cloud's groups with their pools. Groups of unknown pools or disallowed zones are

@@ -341,13 +341,10 @@ impl CloudState {
             let Some(asg) = self.asgs.get_mut(&id) else {
                 continue;
             };
-            // Termination requested at the previous step completes now.
-            let (gone, kept): (Vec<_>, Vec<_>) = asg
-                .instances
-                .drain(..)
-                .partition(|i| i.state == InstanceState::Terminating);
-            asg.instances = kept;
-            for i in gone {
+            // Termination requested at the previous step completes now (taken out in place:
+            // most steps have none, and the list is not rebuilt for them).
+            let terminating = |i: &mut SimInstance| i.state == InstanceState::Terminating;
+            for i in asg.instances.extract_if(.., terminating) {
                 events.push(CloudEvent::Gone {
                     group: id.clone(),
                     instance_id: i.id.to_string(),
