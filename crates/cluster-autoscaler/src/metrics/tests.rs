@@ -282,14 +282,12 @@ fn group_series_follow_the_groups_reported_and_are_set_in_place() {
     metrics.record_outcome(&outcome(), Duration::from_millis(5));
     let text = exposition(&registry);
     assert_eq!(group_lines(&text, "spot-c"), 6, "{text}");
-    assert_line(
-        &text,
-        &format!(r#"{p}_backoff{{pool="spot-c",zone="eu-central-1a"}} 1"#),
-    );
-    assert_line(
-        &text,
-        &format!(r#"{p}_nodes{{pool="default",zone="eu-central-1a",state="desired"}} 5"#),
-    );
+    for line in [
+        r#"backoff{pool="spot-c",zone="eu-central-1a"} 1"#,
+        r#"nodes{pool="default",zone="eu-central-1a",state="desired"} 5"#,
+    ] {
+        assert_line(&text, &format!("{p}_{line}"));
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@
 mod decisions;
 mod nodes;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
@@ -27,6 +28,7 @@ use tidal_cluster_autoscaler::metrics::Metrics;
 use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
 use tidal_core::resources::Resources;
+use tidal_core::scheduling::PodSpec;
 use tidal_runtime::{Clock, LeaderHandle};
 
 use crate::cloud::{CapacityOutage, CloudEvent, Ledger, SimCloud};
@@ -112,6 +114,7 @@ pub struct Simulation {
 impl Simulation {
     /// Sets up the cloud, cluster, workloads and the autoscaler for `scenario`.
     pub fn new(mut scenario: Scenario) -> Result<Simulation, SimError> {
+        own_pod_specs(&mut scenario);
         let start = SIM_EPOCH - scenario.warmup;
         let nodes = NodeFactory::new(&scenario)?;
         add_load_noise(&mut scenario);
@@ -573,6 +576,15 @@ fn pool_ticks(totals: &ClusterTotals, pools: &[String], ledger: &Ledger) -> Vec<
             }
         })
         .collect()
+}
+
+/// Gives the run its own copy of each pod spec. Every pod created or deleted clones or drops
+/// its spec's `Arc`; runs of one scenario on other threads (`--runs`) would otherwise count on
+/// the same reference counts, and those cache lines would bounce between cores.
+fn own_pod_specs(scenario: &mut Scenario) {
+    let own = |spec: &mut Arc<PodSpec>| *spec = Arc::new(PodSpec::clone(spec));
+    scenario.workloads.iter_mut().for_each(|w| own(&mut w.pod));
+    scenario.daemonsets.iter_mut().for_each(own);
 }
 
 /// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).
