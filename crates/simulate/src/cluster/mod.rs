@@ -100,10 +100,17 @@ pub struct ClusterTotals {
     pub requested: Resources,
     /// Requests of daemonset pods.
     pub daemon_requested: Resources,
-    /// Allocatable of all registered nodes.
-    pub allocatable: Resources,
     /// Per pool.
     pub pools: BTreeMap<String, PoolTotals>,
+}
+
+impl ClusterTotals {
+    /// Allocatable of all registered nodes.
+    pub fn allocatable(&self) -> Resources {
+        (self.pools.values()).fold(Resources::zero(), |sum, p| {
+            sum.saturating_add(&p.allocatable)
+        })
+    }
 }
 
 /// One pool's counters, kept incrementally for the per-tick record.
@@ -172,9 +179,6 @@ impl ClusterWorld {
             return Err(SimClusterError::DuplicateNode(spec.name));
         }
         let id = self.state.add_node(spec.clone())?;
-        self.totals
-            .allocatable
-            .add_assign_saturating(&spec.allocatable);
         let pool = self.totals.pools.entry(group.pool.clone()).or_default();
         pool.nodes += 1;
         pool.allocatable.add_assign_saturating(&spec.allocatable);
@@ -236,9 +240,6 @@ impl ClusterWorld {
             self.delete_pod(*uid);
         }
         self.state.remove_node(record.id)?;
-        self.totals
-            .allocatable
-            .sub_assign_saturating(&record.node.spec.allocatable);
         if let Some(pool) = self.totals.pools.get_mut(&record.group.pool) {
             pool.nodes = pool.nodes.saturating_sub(1);
             (pool.allocatable).sub_assign_saturating(&record.node.spec.allocatable);

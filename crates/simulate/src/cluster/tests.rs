@@ -74,7 +74,7 @@ fn nodes_get_daemon_pods_and_losing_a_node_makes_its_pods_go() {
     assert!(w.pods.is_empty() && w.nodes.is_empty());
     assert_eq!(w.state.node_count(), 0);
     assert_eq!(w.totals.requested, Resources::zero());
-    assert_eq!(w.totals.allocatable, Resources::zero());
+    assert_eq!(w.totals.allocatable(), Resources::zero());
     assert_eq!(w.totals.pools["default"], PoolTotals::default());
     assert!(w.remove_instance("i-1").unwrap().is_none());
 }
