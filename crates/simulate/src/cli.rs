@@ -159,16 +159,20 @@ async fn run_seeds(scenario: Scenario, runs: u32, out: &Path) -> anyhow::Result<
     let scenarios: Vec<Scenario> = (0..u64::from(runs))
         .map(|i| scenario.clone().with_seed(scenario.seed.wrapping_add(i)))
         .collect();
-    let results = tokio::task::spawn_blocking(move || run_all(&scenarios, cores())).await?;
-    let mut summaries = Vec::with_capacity(results.len());
-    for result in results {
-        let result = result?;
-        let dir = out.join(format!("seed-{}", result.summary.seed));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating output directory {}", dir.display()))?;
-        write_outputs(&dir, &result)?;
-        summaries.push(serde_json::to_value(&result.summary)?);
-    }
+    let out_dir = out.to_path_buf();
+    let summaries = tokio::task::spawn_blocking(move || {
+        run_all(&scenarios, cores(), |_, result| {
+            let result = result?;
+            let dir = out_dir.join(format!("seed-{}", result.summary.seed));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating output directory {}", dir.display()))?;
+            write_outputs(&dir, &result)?;
+            Ok(serde_json::to_value(&result.summary)?)
+        })
+    })
+    .await?
+    .into_iter()
+    .collect::<anyhow::Result<Vec<_>>>()?;
     let spread = Spread::new(&summaries);
     spread
         .write(out)

@@ -48,30 +48,32 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<()> {
         .map(|p| load(p, args.seed, args.duration))
         .collect::<anyhow::Result<Vec<Source>>>()?;
     let out = output_dir(args.out.as_deref(), "compare-")?;
-    let scenarios: Vec<Scenario> = sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::Scenario(s) => Some((**s).clone()),
-            Source::Summary(_) => None,
+    let mut scenarios = Vec::new();
+    let mut run_dirs = Vec::new();
+    for (i, (source, path)) in sources.iter().zip(&args.inputs).enumerate() {
+        if let Source::Scenario(s) = source {
+            scenarios.push((**s).clone());
+            run_dirs.push(out.join(format!("{}-{}", label(i), stem(path))));
+        }
+    }
+    let mut runs = tokio::task::spawn_blocking(move || {
+        run_all(&scenarios, cores(), |i, result| {
+            let result = result?;
+            let dir = &run_dirs[i];
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            write_outputs(dir, &result)?;
+            anyhow::Ok(serde_json::to_value(&result.summary)?)
         })
-        .collect();
-    let mut results = tokio::task::spawn_blocking(move || run_all(&scenarios, cores()))
-        .await?
-        .into_iter();
+    })
+    .await?
+    .into_iter();
     let mut inputs = Vec::with_capacity(sources.len());
     for (i, (source, path)) in sources.into_iter().zip(&args.inputs).enumerate() {
         let summary = match source {
             Source::Summary(v) => v,
-            Source::Scenario(_) => {
-                let result = results
-                    .next()
-                    .context("a scenario run is missing its result")??;
-                let dir = out.join(format!("{}-{}", label(i), stem(path)));
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                write_outputs(&dir, &result)?;
-                serde_json::to_value(&result.summary)?
-            }
+            Source::Scenario(_) => runs
+                .next()
+                .context("a scenario run is missing its result")??,
         };
         inputs.push(Input {
             label: label(i),

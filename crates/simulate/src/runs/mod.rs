@@ -19,12 +19,18 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Runs every scenario to the end on up to `threads` threads; results in input order.
-pub fn run_all(scenarios: &[Scenario], threads: usize) -> Vec<Result<SimResult, SimError>> {
+/// Runs every scenario to the end on up to `threads` threads and hands each result to
+/// `finish` (with the scenario's index) on the thread that ran it, as soon as it is done, so
+/// writing one run's outputs overlaps the runs still going. `finish`'s answers come back in
+/// input order.
+pub fn run_all<T, F>(scenarios: &[Scenario], threads: usize, finish: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, Result<SimResult, SimError>) -> T + Sync,
+{
     let n = scenarios.len();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<SimResult, SimError>>>> =
-        Mutex::new((0..n).map(|_| None).collect());
+    let answers: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, n.max(1)) {
             s.spawn(|| {
@@ -38,16 +44,16 @@ pub fn run_all(scenarios: &[Scenario], threads: usize) -> Vec<Result<SimResult, 
                         Ok(rt) => rt.block_on(crate::simulate(scenario.clone())),
                         Err(e) => Err(SimError::Runtime(e.to_string())),
                     };
-                    lock(&results)[i] = Some(result);
+                    let answer = finish(i, result);
+                    lock(&answers)[i] = Some(answer);
                 }
             });
         }
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(SimError::Runtime("a worker thread stopped".into()))))
-        .collect()
+    // Every index was taken by a worker that ran to the end: a worker that panicked makes
+    // `scope` panic before this line, so no answer is missing here.
+    let answers = answers.into_inner().unwrap_or_else(|e| e.into_inner());
+    answers.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -31,12 +31,16 @@ fn tiny(seed: u64) -> Scenario {
 #[test]
 fn parallel_runs_come_back_in_order_and_match_single_runs() {
     let scenarios: Vec<Scenario> = (1..=3).map(tiny).collect();
-    let results = run_all(&scenarios, 2);
+    let results = run_all(&scenarios, 2, |i, r| (i, r));
     assert_eq!(results.len(), 3);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, (index, r)) in results.into_iter().enumerate() {
+        assert_eq!(
+            index, i,
+            "each result is handed over with its scenario's index"
+        );
         let mut parallel = r.unwrap().summary;
         let mut single = rt
             .block_on(crate::simulate(tiny(i as u64 + 1)))
@@ -47,7 +51,7 @@ fn parallel_runs_come_back_in_order_and_match_single_runs() {
         single.wall_time_seconds = 0.0;
         assert_eq!(parallel, single);
     }
-    assert!(run_all(&[], 4).is_empty());
+    assert!(run_all(&[], 4, |_, r| r.is_ok()).is_empty());
 }
 
 #[test]
