@@ -203,6 +203,8 @@ fn short_hash(h: &str) -> &str {
 
 /// A value as shown: utilizations in percent, whole numbers without decimals.
 pub fn format_value(key: &str, v: f64) -> String {
+    // -0.0 (in a summary from before the simulator stopped writing it) shows as 0.
+    let v = if v == 0.0 { 0.0 } else { v };
     if key.ends_with("utilization") {
         format!("{:.1} %", v * 100.0)
     } else if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -59,6 +59,7 @@ fn the_spread_has_median_and_p95_of_every_figure() {
     let summaries: Vec<serde_json::Value> = (1..=20)
         .map(|i| {
             json!({"scenario": "s", "seed": i, "cost": f64::from(i) * 10.0,
+                   "hpa_hours_above_max": -0.0,
                    "pools": [{"name": "spot", "cost": 1.0}]})
         })
         .collect();
@@ -77,6 +78,10 @@ fn the_spread_has_median_and_p95_of_every_figure() {
     assert_eq!((spot.median, spot.p95), (1.0, 1.0));
     assert!(s.figures.iter().all(|f| f.key != "seed"));
     let text = s.to_text();
+    assert!(
+        !text.contains("-0"),
+        "zero is shown without a sign:\n{text}"
+    );
     assert!(text.starts_with("20 runs of \"s\" (seeds 1–20)"), "{text}");
     assert!(
         text.lines()

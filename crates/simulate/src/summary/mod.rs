@@ -324,9 +324,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
+/// `v` to `digits` decimals; never `-0.0` (an empty `f64` sum is `-0.0`, which JSON and
+/// tables would show as "-0").
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
-    (v * f).round() / f
+    let r = (v * f).round() / f;
+    if r == 0.0 { 0.0 } else { r }
 }
 
 #[cfg(test)]

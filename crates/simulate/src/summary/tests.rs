@@ -77,4 +77,9 @@ fn per_pool_and_per_workload_figures_add_up() {
     assert_eq!(json["pools"][1]["name"], "b");
     assert_eq!(json["workloads"][1]["pods_pending_at_end"], 1);
     assert_eq!(json["scenario_path"], "s.yaml");
+    assert!(
+        s.hpa_hours_above_max.is_sign_positive(),
+        "no HPA at its maximum sums to 0, shown as 0, not -0"
+    );
+    assert!(!s.to_json().contains("-0.0"), "{}", s.to_json());
 }
