@@ -55,9 +55,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Vpa(args) => tidal_vpa::cli::run(*args).await,
         Command::QuotaRequester(args) => tidal_quota_requester::cli::run(*args).await,
         Command::CpAutoscaler(args) => tidal_cp_autoscaler::cli::run(*args).await,
-        Command::Version => {
-            println!("tidal {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Version => Ok(tidal_runtime::stdout::print(&format!(
+            "tidal {}\n",
+            env!("CARGO_PKG_VERSION")
+        ))?),
     }
 }

@@ -1,6 +1,6 @@
 //! `tidal simulate` as a user runs it: a scenario mistake is one message with one position,
 //! never a backtrace (even with RUST_BACKTRACE=1), and `--strict` turns unmet demand into a
-//! non-zero exit.
+//! non-zero exit, and a reader that stops early (`| head`) does not make it fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -78,4 +78,25 @@ fn strict_makes_unmet_demand_a_failing_exit() {
     let stderr = String::from_utf8(strict.stderr).unwrap();
     assert!(stderr.contains("--strict: demand went unmet"), "{stderr}");
     assert!(dir.path().join("run-true/report.html").is_file());
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.yaml");
+    std::fs::write(&path, BAD.replace("replicas: -1", "replicas: 2")).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = tidal()
+        .args(["simulate", "--duration", "20m", "--runs", "2", "--out"])
+        .arg(dir.path().join("run"))
+        .arg(&path)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(dir.path().join("run/spread.json").is_file());
+    assert!(dir.path().join("run/seed-2/report.html").is_file());
 }

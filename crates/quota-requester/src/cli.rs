@@ -160,9 +160,9 @@ fn check_url(url: &str) -> anyhow::Result<()> {
 }
 
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Table => print!("{}", report.table()),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-    }
-    Ok(())
+    let text = match format {
+        OutputFormat::Table => report.table(),
+        OutputFormat::Json => serde_json::to_string_pretty(report)? + "\n",
+    };
+    Ok(tidal_runtime::stdout::print(&text)?)
 }

@@ -20,6 +20,7 @@ pub mod leader;
 pub mod leader_handle;
 pub mod readiness;
 pub mod shutdown;
+pub mod stdout;
 pub mod telemetry;
 
 #[cfg(feature = "admin")]

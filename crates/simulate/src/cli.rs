@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tidal_runtime::stdout;
 
 use crate::engine::{SimResult, Simulation};
 use crate::progress::Progress;
@@ -108,7 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let progress = Progress::new(total);
     let result = Simulation::new(scenario)?.run(&progress).await?;
     write_outputs(&out, &result)?;
-    print!("{}", describe(&result.summary, &out));
+    stdout::print(&describe(&result.summary, &out))?;
     let unmet = &result.summary.unmet_demand;
     if args.strict && !unmet.is_empty() {
         return Err(UnmetDemandError {
@@ -177,8 +178,11 @@ async fn run_seeds(scenario: Scenario, runs: u32, out: &Path) -> anyhow::Result<
     spread
         .write(out)
         .with_context(|| format!("writing {}", out.join("spread.json").display()))?;
-    print!("{}", spread.to_text());
-    println!("Spread: {}", out.join("spread.json").display());
+    stdout::print(&format!(
+        "{}Spread: {}\n",
+        spread.to_text(),
+        out.join("spread.json").display()
+    ))?;
     Ok(())
 }
 

@@ -63,8 +63,7 @@ pub(super) async fn run(flags: Flags) -> anyhow::Result<()> {
                 .await?
         }
     };
-    print!("{}", render(&outcome, &settings));
-    Ok(())
+    Ok(tidal_runtime::stdout::print(&render(&outcome, &settings))?)
 }
 
 /// The plan as text.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::Value;
+use tidal_runtime::stdout;
 
 use super::{Comparison, Input, label};
 use crate::cli::{adjust, output_dir, write_outputs};
@@ -84,8 +85,11 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<()> {
     let comparison = Comparison::new(&inputs);
     super::write(&out, &comparison)
         .with_context(|| format!("writing compare.json and compare.html in {}", out.display()))?;
-    print!("{}", comparison.to_text());
-    println!("Comparison: {}", out.join("compare.html").display());
+    stdout::print(&format!(
+        "{}Comparison: {}\n",
+        comparison.to_text(),
+        out.join("compare.html").display()
+    ))?;
     Ok(())
 }
 

@@ -272,8 +272,8 @@ impl RunArgs {
 /// Runs `tidal vpa` (or prints the CRDs) until SIGTERM/SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(VpaCommand::Crds) = args.command {
-        print!("{}", crate::crd::crds_yaml().context("rendering the CRDs")?);
-        return Ok(());
+        let crds = crate::crd::crds_yaml().context("rendering the CRDs")?;
+        return Ok(tidal_runtime::stdout::print(&crds)?);
     }
     let args = args.run;
     let config = args.loop_config()?;
