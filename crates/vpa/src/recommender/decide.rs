@@ -39,24 +39,8 @@ where
         owners: &HashMap<ObjectKey, ObjectKey>,
         now: Timestamp,
     ) -> Vec<(ObjectKey, VerticalPodAutoscalerStatus)> {
-        let mut running: HashMap<&ObjectKey, (usize, BTreeSet<String>)> = HashMap::new();
-        for pod in pods {
-            if let Some(vpa) = owners.get(&pod.key) {
-                let entry = running.entry(vpa).or_default();
-                entry.0 += 1;
-                entry
-                    .1
-                    .extend(pod.containers.iter().map(|c| c.name.clone()));
-            }
-        }
-        let mut aggregates: HashMap<&ObjectKey, Vec<(&str, &core::ContainerAggregate)>> =
-            HashMap::new();
-        for (key, tracked) in self.state.aggregates() {
-            aggregates
-                .entry(&key.vpa)
-                .or_default()
-                .push((key.container.as_str(), &tracked.aggregate));
-        }
+        let running = running_per_vpa(pods, owners);
+        let aggregates = self.aggregates_per_vpa();
         let mut out = Vec::new();
         let mut gauges = Vec::new();
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -69,38 +53,19 @@ where
                 continue;
             }
             let previous = self.written.get(&key).or(vpa.status.as_ref());
-            let (pod_count, containers) = running.get(&key).cloned().unwrap_or_default();
-            let mut mine = aggregates.get(&key).cloned().unwrap_or_default();
-            mine.sort_by_key(|(name, _)| *name);
-            let policy = resource_policy(vpa);
-            let blocked = match (target, &policy) {
-                (Target::Unsupported(why), _) => Some(Blocked::Unsupported(why.clone())),
-                (_, Err(why)) => Some(Blocked::Unsupported(why.clone())),
-                (Target::Missing(why), _) => Some(Blocked::NoTarget(why.clone())),
-                _ => None,
-            };
-            let policy = policy.unwrap_or_default();
-            let (recommendation, wanted) = match blocked {
-                Some(blocked) => (
-                    previous.and_then(|p| p.recommendation.clone()),
-                    blocked_conditions(
-                        blocked,
-                        previous.is_some_and(|p| p.recommendation.is_some()),
-                    ),
-                ),
-                None => self.recommend_one(&mine, &policy, previous, pod_count, &containers, now),
-            };
-            let conditions =
-                status::conditions(previous.map_or(&[][..], |p| &p.conditions), wanted, now);
-            for c in conditions.iter().filter(|c| c.status == "True") {
+            let new = self.status_of(
+                vpa,
+                target,
+                previous,
+                running.get(&key),
+                aggregates.get(&key),
+                now,
+            );
+            for c in new.conditions.iter().filter(|c| c.status == "True") {
                 if let Some(kind) = CONDITION_NAMES.iter().find(|n| **n == c.type_) {
                     *counts.entry(kind).or_default() += 1;
                 }
             }
-            let new = VerticalPodAutoscalerStatus {
-                recommendation,
-                conditions,
-            };
             gauges.extend(recommendation_gauges(&key, &new));
             if changed_meaningfully(previous, &new, self.config.status_change_threshold) {
                 out.push((key, new));
@@ -113,6 +78,48 @@ where
             .collect();
         self.metrics.set_conditions(&counts);
         out
+    }
+
+    /// The status `vpa` should have now: a new recommendation (or the last one, kept while
+    /// it is blocked) and its conditions.
+    fn status_of(
+        &self,
+        vpa: &VerticalPodAutoscaler,
+        target: &Target,
+        previous: Option<&VerticalPodAutoscalerStatus>,
+        running: Option<&(usize, BTreeSet<String>)>,
+        aggregates: Option<&Vec<(&str, &core::ContainerAggregate)>>,
+        now: Timestamp,
+    ) -> VerticalPodAutoscalerStatus {
+        let (pod_count, containers) = running.cloned().unwrap_or_default();
+        let mut mine = aggregates.cloned().unwrap_or_default();
+        mine.sort_by_key(|(name, _)| *name);
+        let policy = resource_policy(vpa);
+        let blocked = match (target, &policy) {
+            (Target::Unsupported(why), _) => Some(Blocked::Unsupported(why.clone())),
+            (_, Err(why)) => Some(Blocked::Unsupported(why.clone())),
+            (Target::Missing(why), _) => Some(Blocked::NoTarget(why.clone())),
+            _ => None,
+        };
+        let policy = policy.unwrap_or_default();
+        let (recommendation, wanted) = match blocked {
+            Some(blocked) => (
+                previous.and_then(|p| p.recommendation.clone()),
+                blocked_conditions(
+                    blocked,
+                    previous.is_some_and(|p| p.recommendation.is_some()),
+                ),
+            ),
+            None => self.recommend_one(&mine, &policy, previous, pod_count, &containers, now),
+        };
+        VerticalPodAutoscalerStatus {
+            recommendation,
+            conditions: status::conditions(
+                previous.map_or(&[][..], |p| &p.conditions),
+                wanted,
+                now,
+            ),
+        }
     }
 
     fn recommend_one(
@@ -142,21 +149,32 @@ where
             &computed,
             &merge,
         );
-        let mut wanted = Vec::new();
-        wanted.push(match &recommendation {
-            Some(_) => Condition {
+        let wanted = self.conditions_for(&computed, recommendation.is_some(), no_pods);
+        (recommendation, wanted)
+    }
+
+    /// The conditions of a VPA that got a recommendation computed this loop.
+    fn conditions_for(
+        &self,
+        computed: &core::VpaRecommendation,
+        provided: bool,
+        no_pods: bool,
+    ) -> Vec<Condition> {
+        let mut wanted = vec![if provided {
+            Condition {
                 kind: ConditionKind::RecommendationProvided,
                 status: true,
                 reason: "",
                 message: String::new(),
-            },
-            None => Condition {
+            }
+        } else {
+            Condition {
                 kind: ConditionKind::RecommendationProvided,
                 status: false,
                 reason: "NoUsageYet",
                 message: "no usage sample or OOM kill of the selected pods yet".to_owned(),
-            },
-        });
+            }
+        }];
         if no_pods {
             wanted.push(Condition::yes(
                 ConditionKind::NoPodsMatched,
@@ -171,50 +189,90 @@ where
                 "loading usage history from Prometheus; recommendations do not go down until it is loaded",
             ));
         }
-        if metrics_down {
+        if self.metrics_down_since.is_some() {
             wanted.push(Condition::yes(
                 ConditionKind::MetricsUnavailable,
                 "MetricsUnavailable",
                 "usage metrics cannot be read; the last recommendation is kept",
             ));
         }
-        let low: Vec<&str> = computed
-            .containers
-            .iter()
-            .filter(|c| c.confidence_days < self.config.low_confidence_days)
-            .map(|c| c.container_name.as_str())
-            .collect();
-        if !low.is_empty() {
-            wanted.push(Condition::yes(
-                ConditionKind::LowConfidence,
-                "ShortHistory",
-                format!(
-                    "less than {} day(s) of usage history for: {}",
-                    self.config.low_confidence_days,
-                    low.join(", ")
-                ),
-            ));
-        }
-        let capped: Vec<String> = computed
-            .notes
-            .iter()
-            .filter_map(|n| match &n.kind {
-                NoteKind::OomCappedByMaxAllowed { needed_bytes, max_allowed_bytes, kills_at_cap } => Some(format!(
-                    "container {} is OOM-killed ({kills_at_cap} kill(s) at the cap) and needs about {needed_bytes} bytes, above maxAllowed.memory {max_allowed_bytes}: raise maxAllowed",
-                    n.container_name
-                )),
-                _ => None,
-            })
-            .collect();
-        if !capped.is_empty() {
-            wanted.push(Condition::yes(
-                ConditionKind::OOMCappedByMaxAllowed,
-                "OOMKilledAtMaxAllowed",
-                capped.join("; "),
-            ));
-        }
-        (recommendation, wanted)
+        wanted.extend(low_confidence(computed, self.config.low_confidence_days));
+        wanted.extend(oom_capped(computed));
+        wanted
     }
+
+    /// This loop's usage aggregates, per VPA, as `(container, aggregate)`.
+    fn aggregates_per_vpa(&self) -> HashMap<&ObjectKey, Vec<(&str, &core::ContainerAggregate)>> {
+        let mut aggregates: HashMap<&ObjectKey, Vec<(&str, &core::ContainerAggregate)>> =
+            HashMap::new();
+        for (key, tracked) in self.state.aggregates() {
+            aggregates
+                .entry(&key.vpa)
+                .or_default()
+                .push((key.container.as_str(), &tracked.aggregate));
+        }
+        aggregates
+    }
+}
+
+/// Per VPA: how many of its pods run, and the names of their containers.
+fn running_per_vpa<'a>(
+    pods: &[ObservedPod],
+    owners: &'a HashMap<ObjectKey, ObjectKey>,
+) -> HashMap<&'a ObjectKey, (usize, BTreeSet<String>)> {
+    let mut running: HashMap<&ObjectKey, (usize, BTreeSet<String>)> = HashMap::new();
+    for pod in pods {
+        if let Some(vpa) = owners.get(&pod.key) {
+            let entry = running.entry(vpa).or_default();
+            entry.0 += 1;
+            entry
+                .1
+                .extend(pod.containers.iter().map(|c| c.name.clone()));
+        }
+    }
+    running
+}
+
+/// `LowConfidence` when a container has less usage history than `days`.
+fn low_confidence(computed: &core::VpaRecommendation, days: f64) -> Option<Condition> {
+    let low: Vec<&str> = computed
+        .containers
+        .iter()
+        .filter(|c| c.confidence_days < days)
+        .map(|c| c.container_name.as_str())
+        .collect();
+    (!low.is_empty()).then(|| {
+        Condition::yes(
+            ConditionKind::LowConfidence,
+            "ShortHistory",
+            format!(
+                "less than {days} day(s) of usage history for: {}",
+                low.join(", ")
+            ),
+        )
+    })
+}
+
+/// `OOMCappedByMaxAllowed` when a container is OOM-killed at its `maxAllowed` memory.
+fn oom_capped(computed: &core::VpaRecommendation) -> Option<Condition> {
+    let capped: Vec<String> = computed
+        .notes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoteKind::OomCappedByMaxAllowed { needed_bytes, max_allowed_bytes, kills_at_cap } => Some(format!(
+                "container {} is OOM-killed ({kills_at_cap} kill(s) at the cap) and needs about {needed_bytes} bytes, above maxAllowed.memory {max_allowed_bytes}: raise maxAllowed",
+                n.container_name
+            )),
+            _ => None,
+        })
+        .collect();
+    (!capped.is_empty()).then(|| {
+        Condition::yes(
+            ConditionKind::OOMCappedByMaxAllowed,
+            "OOMKilledAtMaxAllowed",
+            capped.join("; "),
+        )
+    })
 }
 
 /// Every condition type, for the per-condition gauge.
