@@ -171,16 +171,7 @@ impl Autoscaler {
         metrics: &Metrics,
         now: Timestamp,
     ) -> Result<Outcome, LoopError> {
-        // A new term: as if a change had just been made (see the module doc).
-        if self.term_cooldown && self.last_change.is_none() {
-            self.last_change = Some(Change {
-                at: now,
-                direction: Direction::Up,
-            });
-        }
-        let last_change = self.last_change;
-        let elapsed = self.last_pass.map_or(Duration::ZERO, |t| now.since(t));
-        self.last_pass = Some(now);
+        let (last_change, elapsed) = self.start_pass(now);
 
         let state = actuator.reconcile(now).await.inspect_err(|e| {
             metrics.count_error("actuator", e.label());
@@ -207,42 +198,12 @@ impl Autoscaler {
         metrics.record_size(&self.sizes, &state.size, current);
         let current = current.ok_or_else(|| LoopError::NotOnLadder(state.size.clone()))?;
 
-        match signals.signals(now, self.settings.history()).await {
-            Ok(s) => outcome.signals = s,
-            Err(e) => {
-                metrics.count_error("signals", e.label());
-                outcome.read_errors.push(e.to_string());
-            }
-        }
-        match nodes.node_count().await {
-            Ok(n) => outcome.nodes = Some(n),
-            Err(e) => {
-                metrics.count_error("nodes", e.label());
-                outcome.read_errors.push(e.to_string());
-            }
-        }
+        self.read_inputs(signals, nodes, metrics, now, &mut outcome)
+            .await;
         metrics.record_cluster(outcome.nodes, state.healthy);
 
-        let s = &self.settings;
-        let decision = decide(
-            &s.ladder,
-            s.bounds,
-            &s.decision,
-            &outcome.signals,
-            outcome.nodes,
-            current,
-            now,
-            last_change,
-        );
-        let target = s.ladder.get(decision.target).map(|r| r.name.clone());
-        let target = target.unwrap_or_else(|| state.size.clone());
-        self.record_load(&outcome.signals, current, now, elapsed, metrics);
-        metrics.record_decision(
-            &self.sizes,
-            &target,
-            decision.action().label(),
-            decision.reason.label(),
-        );
+        let (decision, target) =
+            self.decide_now(&outcome, current, last_change, elapsed, metrics, now);
         if decision.action() != Action::Hold {
             outcome.act = Some(
                 self.act(
@@ -260,6 +221,81 @@ impl Autoscaler {
         outcome.decision = Some(decision);
         outcome.target = Some(target);
         Ok(outcome)
+    }
+
+    /// Starts a pass at `now`: the last change to count from (a new term counts as one just
+    /// made, see the module doc) and the time since the last pass.
+    fn start_pass(&mut self, now: Timestamp) -> (Option<Change>, Duration) {
+        if self.term_cooldown && self.last_change.is_none() {
+            self.last_change = Some(Change {
+                at: now,
+                direction: Direction::Up,
+            });
+        }
+        let elapsed = self.last_pass.map_or(Duration::ZERO, |t| now.since(t));
+        self.last_pass = Some(now);
+        (self.last_change, elapsed)
+    }
+
+    /// The decision at `now` from what `outcome` read, the name of its target size, and the
+    /// load and decision metrics.
+    fn decide_now(
+        &self,
+        outcome: &Outcome,
+        current: usize,
+        last_change: Option<Change>,
+        elapsed: Duration,
+        metrics: &Metrics,
+        now: Timestamp,
+    ) -> (Decision, String) {
+        let s = &self.settings;
+        let decision = decide(
+            &s.ladder,
+            s.bounds,
+            &s.decision,
+            &outcome.signals,
+            outcome.nodes,
+            current,
+            now,
+            last_change,
+        );
+        let target = s.ladder.get(decision.target).map(|r| r.name.clone());
+        let target = target.unwrap_or_else(|| outcome.state.size.clone());
+        self.record_load(&outcome.signals, current, now, elapsed, metrics);
+        metrics.record_decision(
+            &self.sizes,
+            &target,
+            decision.action().label(),
+            decision.reason.label(),
+        );
+        (decision, target)
+    }
+
+    /// Reads the load signals and the node count into `outcome`; a source that fails is
+    /// counted and its error kept in `outcome.read_errors` (the decision then holds what it
+    /// cannot see).
+    async fn read_inputs(
+        &self,
+        signals: &impl SignalSource,
+        nodes: &impl NodeCounter,
+        metrics: &Metrics,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) {
+        match signals.signals(now, self.settings.history()).await {
+            Ok(s) => outcome.signals = s,
+            Err(e) => {
+                metrics.count_error("signals", e.label());
+                outcome.read_errors.push(e.to_string());
+            }
+        }
+        match nodes.node_count().await {
+            Ok(n) => outcome.nodes = Some(n),
+            Err(e) => {
+                metrics.count_error("nodes", e.label());
+                outcome.read_errors.push(e.to_string());
+            }
+        }
     }
 
     /// Starts the change `decision` asks for, unless its target is backed off.
