@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tidal_core::Timestamp;
 use tidal_core::quantity::Quantity;
 
-use crate::collector::{CollectError, Collected};
+use crate::collector::{CollectError, Collected, PodValue};
 use crate::config::{Output, OutputTarget};
 use crate::store::{DescribedObject, MetricValue, Sample};
 
@@ -30,13 +30,7 @@ pub fn samples_for(
     now: Timestamp,
     replicas: Option<u32>,
 ) -> Result<Vec<Sample>, CollectError> {
-    let mut factor = output.weight_percent.map_or(1.0, |w| w / 100.0);
-    if output.per_replica {
-        match replicas {
-            Some(n) if n > 0 => factor /= f64::from(n),
-            _ => return Err(CollectError::NoReplicas),
-        }
-    }
+    let factor = factor(output, replicas)?;
     let sample = |target: MetricValue, value: f64, what: &str| -> Result<Sample, CollectError> {
         Ok(Sample {
             target,
@@ -48,21 +42,7 @@ pub fn samples_for(
     match (&output.target, collected) {
         (OutputTarget::Pods { namespace, metric }, Collected::PerPod(values)) => values
             .iter()
-            .map(|v| {
-                let target = MetricValue::Custom {
-                    object: DescribedObject {
-                        api_version: "v1".to_string(),
-                        kind: "Pod".to_string(),
-                        resource: "pods".to_string(),
-                        namespace: Some(namespace.clone()),
-                        name: v.name.clone(),
-                        labels: v.labels.clone(),
-                    },
-                    metric: metric.clone(),
-                    metric_labels: BTreeMap::new(),
-                };
-                sample(target, v.value, &v.name)
-            })
+            .map(|v| sample(pod_metric(namespace, metric, v), v.value, &v.name))
             .collect(),
         (OutputTarget::Object { object, metric }, Collected::Value(value)) => {
             let target = MetricValue::Custom {
@@ -98,11 +78,39 @@ pub fn samples_for(
     }
 }
 
+/// What a raw value is multiplied by: the weight, divided by the replicas for `per-replica`
+/// (which needs a known, non-zero count).
+fn factor(output: &Output, replicas: Option<u32>) -> Result<f64, CollectError> {
+    let weight = output.weight_percent.map_or(1.0, |w| w / 100.0);
+    if !output.per_replica {
+        return Ok(weight);
+    }
+    match replicas {
+        Some(n) if n > 0 => Ok(weight / f64::from(n)),
+        _ => Err(CollectError::NoReplicas),
+    }
+}
+
+/// The custom metric `metric` described on one pod of `namespace`.
+fn pod_metric(namespace: &str, metric: &str, pod: &PodValue) -> MetricValue {
+    MetricValue::Custom {
+        object: DescribedObject {
+            api_version: "v1".to_string(),
+            kind: "Pod".to_string(),
+            resource: "pods".to_string(),
+            namespace: Some(namespace.to_owned()),
+            name: pod.name.clone(),
+            labels: pod.labels.clone(),
+        },
+        metric: metric.to_owned(),
+        metric_labels: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::collector::PodValue;
 
     fn external(per_replica: bool, weight_percent: Option<f64>) -> Output {
         Output {
