@@ -306,34 +306,16 @@ impl<H: NodeHealth> AsgActuator<H> {
         let healthy = healthy_count(&view);
         let step = next_step(record, &view, self.settings, now);
         info!(group = %self.group, to = %record.to, step = step.label(), "roll step");
-        let phase = match step {
+        match step {
             RollStep::PointGroupAtNewVersion => {
                 self.update_group(&g.template_id, Some(record.new_version), None, None)
                     .await?;
-                Phase::Launching
+                Ok(rolling(record, Phase::Launching, healthy))
             }
-            RollStep::LaunchReplacement => {
-                let launched = RollRecord {
-                    launched_at: Some(now),
-                    ..record.clone()
-                };
-                // Remembered first: after a crash the timeout still counts from the request.
-                self.write_record(&launched).await?;
-                let desired = record.desired.saturating_add(1);
-                match self
-                    .update_group(&g.template_id, None, Some(desired), None)
-                    .await
-                {
-                    Ok(()) => Phase::Launching,
-                    Err(ActuatorError::Refused { reason }) => {
-                        return self
-                            .roll_back(g, record, &[], format!("AWS refused the launch: {reason}"))
-                            .await;
-                    }
-                    Err(e) => return Err(e),
-                }
+            RollStep::LaunchReplacement => self.launch_replacement(g, record, healthy, now).await,
+            RollStep::WaitForReplacement { .. } => {
+                Ok(rolling(record, Phase::WaitingHealthy, healthy))
             }
-            RollStep::WaitForReplacement { .. } => Phase::WaitingHealthy,
             RollStep::RemoveOld { instance } => {
                 self.terminate(&instance).await?;
                 self.write_record(&RollRecord {
@@ -341,33 +323,75 @@ impl<H: NodeHealth> AsgActuator<H> {
                     ..record.clone()
                 })
                 .await?;
-                Phase::Removing
+                Ok(rolling(record, Phase::Removing, healthy))
             }
-            RollStep::Finish => {
-                self.update_group(&g.template_id, None, Some(record.desired), Some(record.max))
-                    .await?;
-                self.delete_record().await?;
-                info!(group = %self.group, from = %record.from, to = %record.to, "roll finished");
-                return Ok(ActuatorState {
-                    finished: Some(Finished::Succeeded {
-                        from: record.from.clone(),
-                        to: record.to.clone(),
-                    }),
-                    healthy,
-                    ..ActuatorState::idle(record.to.clone())
-                });
-            }
+            RollStep::Finish => self.finish(g, record, healthy).await,
             RollStep::RollBack { remove, reason } => {
-                return self.roll_back(g, record, &remove, reason).await;
+                self.roll_back(g, record, &remove, reason).await
             }
+        }
+    }
+
+    /// Asks the group for one more instance (the replacement on the new version); a launch
+    /// AWS refuses rolls the change back.
+    async fn launch_replacement(
+        &self,
+        g: &Group,
+        record: &RollRecord,
+        healthy: Option<u32>,
+        now: Timestamp,
+    ) -> Result<ActuatorState, ActuatorError> {
+        let launched = RollRecord {
+            launched_at: Some(now),
+            ..record.clone()
         };
+        // Remembered first: after a crash the timeout still counts from the request.
+        self.write_record(&launched).await?;
+        let desired = record.desired.saturating_add(1);
+        match self
+            .update_group(&g.template_id, None, Some(desired), None)
+            .await
+        {
+            Ok(()) => Ok(rolling(record, Phase::Launching, healthy)),
+            Err(ActuatorError::Refused { reason }) => {
+                self.roll_back(g, record, &[], format!("AWS refused the launch: {reason}"))
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every instance runs the new version: the group gets its size and maximum back and
+    /// the roll record goes.
+    async fn finish(
+        &self,
+        g: &Group,
+        record: &RollRecord,
+        healthy: Option<u32>,
+    ) -> Result<ActuatorState, ActuatorError> {
+        self.update_group(&g.template_id, None, Some(record.desired), Some(record.max))
+            .await?;
+        self.delete_record().await?;
+        info!(group = %self.group, from = %record.from, to = %record.to, "roll finished");
         Ok(ActuatorState {
-            size: record.from.clone(),
-            target: Some(record.to.clone()),
-            phase,
-            finished: None,
+            finished: Some(Finished::Succeeded {
+                from: record.from.clone(),
+                to: record.to.clone(),
+            }),
             healthy,
+            ..ActuatorState::idle(record.to.clone())
         })
+    }
+}
+
+/// The state while `record` rolls on, in `phase`.
+fn rolling(record: &RollRecord, phase: Phase, healthy: Option<u32>) -> ActuatorState {
+    ActuatorState {
+        size: record.from.clone(),
+        target: Some(record.to.clone()),
+        phase,
+        finished: None,
+        healthy,
     }
 }
 
