@@ -330,26 +330,31 @@ pub fn decide(
         Ok(load) => load,
         Err(reason) => return Decision::hold(current, reason),
     };
-    if let Some(change) = last_change {
-        let cooldown = match change.direction {
-            Direction::Up => config.up_cooldown,
-            Direction::Down => config.down_cooldown,
-        };
-        let until = change.at + cooldown;
-        if now < until {
-            return Decision::hold(
-                current,
-                Reason::Cooldown {
-                    after: change.direction,
-                    until,
-                },
-            );
-        }
+    if let Some(cooldown) = cooldown(config, last_change, now) {
+        return Decision::hold(current, cooldown);
     }
     if let Some(decision) = inputs.step_up(&load) {
         return decision;
     }
     inputs.step_down(&load, floor.unwrap_or(0))
+}
+
+/// `Reason::Cooldown` while the cooldown after `last_change` (up or down) still runs at `now`.
+fn cooldown(
+    config: &DecisionConfig,
+    last_change: Option<Change>,
+    now: Timestamp,
+) -> Option<Reason> {
+    let change = last_change?;
+    let cooldown = match change.direction {
+        Direction::Up => config.up_cooldown,
+        Direction::Down => config.down_cooldown,
+    };
+    let until = change.at + cooldown;
+    (now < until).then_some(Reason::Cooldown {
+        after: change.direction,
+        until,
+    })
 }
 
 /// The mean load over the up window, per signal, and its utilisation of the current size.
