@@ -14,8 +14,8 @@
 
 mod decisions;
 mod nodes;
+mod setup;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
@@ -28,12 +28,11 @@ use tidal_cluster_autoscaler::metrics::Metrics;
 use tidal_cluster_autoscaler::ports::StatusReport;
 use tidal_core::Timestamp;
 use tidal_core::resources::Resources;
-use tidal_core::scheduling::PodSpec;
 use tidal_runtime::{Clock, LeaderHandle};
 
-use crate::cloud::{CapacityOutage, CloudEvent, Ledger, SimCloud};
+use crate::cloud::{CloudEvent, Ledger, SimCloud};
 use crate::cluster::{ClusterTotals, ClusterWorld, Owner, SimCluster, SimClusterError};
-use crate::noise::{self, BootTimes, LoadNoise};
+use crate::noise::{self, BootTimes};
 use crate::progress::Progress;
 use crate::record::{
     DecisionKind, PoolTick, Recording, TimelineRow, Window, WindowKind, clock, offset_secs,
@@ -114,10 +113,10 @@ pub struct Simulation {
 impl Simulation {
     /// Sets up the cloud, cluster, workloads and the autoscaler for `scenario`.
     pub fn new(mut scenario: Scenario) -> Result<Simulation, SimError> {
-        own_pod_specs(&mut scenario);
+        setup::own_pod_specs(&mut scenario);
         let start = SIM_EPOCH - scenario.warmup;
         let nodes = NodeFactory::new(&scenario)?;
-        add_load_noise(&mut scenario);
+        setup::add_load_noise(&mut scenario);
         let boot = BootTimes::new(
             scenario.cloud.boot_time,
             scenario.noise.boot_time_p95,
@@ -130,18 +129,7 @@ impl Simulation {
             start,
         )
         .with_boot_times(boot);
-        let cluster = SimCluster::new(
-            scenario.daemonsets.clone(),
-            scenario
-                .workloads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| Some((i, w.pdb_min_available?)))
-                .collect(),
-            scenario.workloads.iter().map(|w| w.startup).collect(),
-            start,
-        );
-        cluster.world().record_from = SIM_EPOCH;
+        let cluster = setup::cluster(&scenario, start);
         let autoscaler = Autoscaler::new(scenario.node_pools.clone(), scenario.autoscaler.clone())?;
         let clock = Clock::manual(start);
         let mut registry = Registry::default();
@@ -149,17 +137,7 @@ impl Simulation {
         let controller =
             Controller::new(autoscaler, cloud, cluster, metrics, LeaderHandle::always())
                 .with_clock(clock.clone());
-        let recording = Recording {
-            pools: scenario
-                .node_pools
-                .pools()
-                .iter()
-                .map(|p| p.name.clone())
-                .collect(),
-            workloads: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
-            windows: outage_windows(&nodes.outages(&scenario)),
-            ..Recording::default()
-        };
+        let recording = setup::recording(&scenario, &nodes.outages(&scenario));
         Ok(Simulation {
             deployments: Deployments::new(&scenario.workloads),
             rng: ChaCha8Rng::seed_from_u64(scenario.seed),
@@ -535,31 +513,6 @@ fn apply_cloud_events(
     Ok(())
 }
 
-/// Puts the scenario's load noise (if any) on every workload's load curve.
-fn add_load_noise(scenario: &mut Scenario) {
-    if scenario.noise.load <= 0.0 {
-        return;
-    }
-    let span = scenario.duration;
-    for (i, w) in scenario.workloads.iter_mut().enumerate() {
-        let noise = LoadNoise::new(&scenario.noise, scenario.seed, i, span);
-        w.load = w.load.clone().with_noise(noise);
-    }
-}
-
-/// Capacity outages as chart windows.
-fn outage_windows(outages: &[CapacityOutage]) -> Vec<Window> {
-    outages
-        .iter()
-        .map(|o| Window {
-            from: offset_secs(o.from),
-            until: offset_secs(o.until),
-            kind: WindowKind::Outage,
-            label: format!("no {} capacity in {}", o.instance_type, o.zone),
-        })
-        .collect()
-}
-
 /// Per pool (in `pools` order): its spend rate and what its registered nodes hold.
 fn pool_ticks(totals: &ClusterTotals, pools: &[String], ledger: &Ledger) -> Vec<PoolTick> {
     let cores = |r: &Resources| r.cpu_millis as f64 / 1000.0;
@@ -576,15 +529,6 @@ fn pool_ticks(totals: &ClusterTotals, pools: &[String], ledger: &Ledger) -> Vec<
             }
         })
         .collect()
-}
-
-/// Gives the run its own copy of each pod spec. Every pod created or deleted clones or drops
-/// its spec's `Arc`; runs of one scenario on other threads (`--runs`) would otherwise count on
-/// the same reference counts, and those cache lines would bounce between cores.
-fn own_pod_specs(scenario: &mut Scenario) {
-    let own = |spec: &mut Arc<PodSpec>| *spec = Arc::new(PodSpec::clone(spec));
-    scenario.workloads.iter_mut().for_each(|w| own(&mut w.pod));
-    scenario.daemonsets.iter_mut().for_each(own);
 }
 
 /// Offset of `now` from 00:00 (zero during warm-up, where curves use their start value).
