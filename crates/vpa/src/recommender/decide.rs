@@ -91,7 +91,8 @@ where
         aggregates: Option<&Vec<(&str, &core::ContainerAggregate)>>,
         now: Timestamp,
     ) -> VerticalPodAutoscalerStatus {
-        let (pod_count, containers) = running.cloned().unwrap_or_default();
+        let none = BTreeSet::new();
+        let (pod_count, containers) = running.map_or((0, &none), |(n, names)| (*n, names));
         let mut mine = aggregates.cloned().unwrap_or_default();
         mine.sort_by_key(|(name, _)| *name);
         let policy = resource_policy(vpa);
@@ -110,7 +111,7 @@ where
                     previous.is_some_and(|p| p.recommendation.is_some()),
                 ),
             ),
-            None => self.recommend_one(&mine, &policy, previous, pod_count, &containers, now),
+            None => self.recommend_one(&mine, &policy, previous, pod_count, containers, now),
         };
         VerticalPodAutoscalerStatus {
             recommendation,
